@@ -1,0 +1,30 @@
+# Copyright: (c) 2026, pivoine.kompose developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Thin entry points for the service catalog; the logic lives in plugin_utils/_catalog.py."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pivoine.kompose.plugins.plugin_utils import _catalog
+
+
+def _wrap(name, func):
+    def filter_(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (_catalog.CatalogError, TypeError, AttributeError, KeyError) as exc:
+            raise AnsibleFilterError("pivoine.kompose.%s: %s" % (name, exc)) from None
+    filter_.__name__ = name
+    return filter_
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "catalog": _wrap("catalog", _catalog.resolve),
+            "catalog_secrets": _wrap("catalog_secrets", _catalog.secret_specs),
+            "catalog_databases": _wrap("catalog_databases", _catalog.postgres_databases),
+            "catalog_redis_users": _wrap("catalog_redis_users", _catalog.redis_users),
+            "catalog_mqtt_users": _wrap("catalog_mqtt_users", _catalog.mqtt_users),
+        }

@@ -9,7 +9,7 @@ name: secret
 short_description: Generate-once secrets kept on the controller
 version_added: 0.1.0
 author:
-  - pivoine.kompose developers
+  - pivoine.kompose developers (@pivoine)
 description:
   - Returns one mapping of secret name to value for the given secrets.
   - A secret that has no file yet is generated and stored as C(<dir>/<name>) with mode 0600 in a

@@ -17,10 +17,9 @@ description:
     templates on the controller and passes their content here. Called directly, O(files[].content)
     is used as given.
 author:
-  - pivoine.kompose developers
+  - pivoine.kompose developers (@pivoine)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.files
 attributes:
   check_mode:
     support: full
@@ -28,12 +27,8 @@ attributes:
     support: full
     details:
       - Files marked O(files[].secret) show a masked diff.
-  safe_file_operations:
-    support: full
   platform:
     platforms: posix
-  action:
-    support: full
 options:
   root:
     description:

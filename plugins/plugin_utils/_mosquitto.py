@@ -38,10 +38,10 @@ def password_hash(password, username, salt=None, iterations=ITERATIONS):
 def verify(password, line_hash):
     """True when ``line_hash`` (the part after ``user:``) matches ``password``."""
     try:
-        _, kind, iterations, salt, digest = line_hash.split("$")
+        empty, kind, iterations, salt, digest = line_hash.split("$")
     except ValueError:
         return False
-    if kind != "7":
+    if empty or kind != "7":
         return False
     computed = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), base64.b64decode(salt), int(iterations), 64)
     return base64.b64encode(computed).decode() == digest

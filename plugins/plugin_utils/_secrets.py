@@ -36,7 +36,7 @@ def generate(kind, length=None):
     if not isinstance(length, int) or isinstance(length, bool) or not 16 <= length <= 1024:
         raise SecretError("length %r is not a whole number from 16 to 1024" % (length,))
     if kind == "password":
-        return "".join(secrets.choice(ALPHABET) for _ in range(length))
+        return "".join(secrets.choice(ALPHABET) for dummy in range(length))
     if kind == "hex":
         return secrets.token_hex(length)
     return base64.urlsafe_b64encode(secrets.token_bytes(length)).decode("ascii")

@@ -1,0 +1,62 @@
+# pivoine.kompose: one entry point for setup, deploy and the whole test suite.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := $(CURDIR)/.venv
+PYTHON ?= python3.11
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+
+.PHONY: help setup deploy test lint sanity units integration molecule images docker link clean
+
+help:
+	@echo "make deploy  - setup, then ansible-playbook site.yml on inventories/local (the lab)"
+	@echo "make test    - setup, then lint, sanity, unit, integration and molecule tests"
+	@echo "make setup   - .venv with pinned deps, Docker + Compose v2, the lab images"
+
+## setup: idempotent; venv, Docker engine with Compose v2, offline-built lab images, collection link
+setup: $(VENV)/.installed docker images link
+
+$(VENV)/.installed: requirements/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/requirements.txt
+	touch $@
+
+docker:
+	scripts/install-docker.sh
+
+images: docker
+	tests/images/build.sh
+
+# Lets `ansible-playbook site.yml` resolve pivoine.kompose.* from this checkout.
+link:
+	mkdir -p .collections/ansible_collections/pivoine
+	ln -sfn ../../.. .collections/ansible_collections/pivoine/kompose
+
+## deploy: the single-machine lab from the embedded default inventory
+deploy: setup
+	ansible-playbook site.yml
+
+## test: the whole suite
+test: setup lint sanity units integration molecule
+
+lint:
+	yamllint --strict .
+	ansible-lint --profile production
+
+sanity:
+	tests/sanity/run.sh sanity
+
+units:
+	tests/sanity/run.sh units
+
+integration:
+	tests/integration/run.sh
+
+molecule:
+	molecule test --all
+
+clean:
+	rm -rf build tests/output .ansible

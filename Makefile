@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: help setup deploy test lint sanity units integration molecule images docker link clean
+.PHONY: help setup deploy test lint sanity units smoke integration molecule images docker link clean
 
 help:
 	@echo "make deploy  - setup, then ansible-playbook site.yml on inventories/local (the lab)"
@@ -40,7 +40,7 @@ deploy: setup
 	ansible-playbook site.yml
 
 ## test: the whole suite
-test: setup lint sanity units integration molecule
+test: setup lint sanity units smoke integration molecule
 
 lint:
 	yamllint --strict .
@@ -54,6 +54,9 @@ units:
 
 integration:
 	tests/integration/run.sh
+
+smoke:
+	tests/images/smoke.sh
 
 molecule:
 	molecule test --all

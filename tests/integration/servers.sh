@@ -18,10 +18,12 @@ export KOMPOSE_TEST_DIR KOMPOSE_PG_PORT KOMPOSE_PG_PASSWORD KOMPOSE_REDIS_PORT K
   KOMPOSE_REDIS_BARE_PORT KOMPOSE_REDIS_PASSWORD
 
 _pg_bindir() {
-  local d
-  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-  [ -n "$d" ] || { echo "servers.sh: no PostgreSQL server binaries under /usr/lib/postgresql" >&2; return 1; }
-  echo "$d"
+  local d found=
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/postgres" ] && found=$(printf '%s\n%s\n' "$found" "$d" | sort -V | tail -n 1)
+  done
+  [ -n "$found" ] || { echo "servers.sh: no PostgreSQL server binaries under /usr/lib/postgresql" >&2; return 1; }
+  echo "$found"
 }
 
 # Run as the postgres system user when we are root (PostgreSQL refuses to run as root).
@@ -31,7 +33,7 @@ _as_pg() {
 
 servers_install() {
   local missing=()
-  ls -d /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+  _pg_bindir >/dev/null 2>&1 || missing+=(postgresql)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "servers.sh: installing ${missing[*]}" >&2
@@ -75,9 +77,9 @@ EOF
   redis-server "$r/redis.conf" || return 1
   redis-server --port "$KOMPOSE_REDIS_BARE_PORT" --bind 127.0.0.1 --requirepass "$KOMPOSE_REDIS_PASSWORD" \
     --save '' --appendonly no --dir "$r" --daemonize yes --pidfile "$r/bare.pid" --logfile "$r/bare.log" || return 1
-  local port i
+  local port
   for port in "$KOMPOSE_REDIS_PORT" "$KOMPOSE_REDIS_CONF_PORT" "$KOMPOSE_REDIS_BARE_PORT"; do
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
       redis-cli -p "$port" PING 2>/dev/null | grep -q -e PONG -e NOAUTH && break
       sleep 0.1
     done

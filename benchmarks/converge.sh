@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Lab converge benchmark: destroys the lab, converges it (first run), converges again (no-op run),
+# and prints seconds, task counts and the no-op/first ratio, all measured in this one run.
+# Usage: benchmarks/converge.sh [extra ansible-playbook args]   (needs `make setup`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PWD/.venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$PWD/.collections ANSIBLE_FORCE_COLOR=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+run() {  # run <name> <playbook>: prints elapsed seconds, keeps the output in $log/<name>
+  local start end
+  start=$(date +%s.%N)
+  ansible-playbook -i inventories/local "$2" "${@:3}" >"$log/$1" 2>&1 || { cat "$log/$1"; exit 1; }
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc
+}
+recap() { grep -oP "$2=\K[0-9]+" <(grep -A1 'PLAY RECAP' "$log/$1" | tail -1); }
+tasks() { grep -cE '^(TASK|RUNNING HANDLER) \[' "$log/$1"; }
+
+run destroy molecule/default/destroy.yml >/dev/null
+first=$(run first site.yml "$@")
+noop=$(run noop site.yml "$@")
+printf '%-28s %8s\n' "first converge (s)" "$first" "no-op converge (s)" "$noop"
+printf '%-28s %8s\n' "tasks (first run)" "$(tasks first)" "tasks (no-op run)" "$(tasks noop)"
+printf '%-28s %8s\n' "changed (first run)" "$(recap first changed)" "changed (no-op run)" "$(recap noop changed)"
+printf '%-28s %8.2f\n' "no-op / first" "$(echo "$noop / $first" | bc -l)"

@@ -1,0 +1,602 @@
+#!/usr/bin/python
+# Copyright (c) 2025, pivoine.kompose contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: postgres_database
+short_description: Ensure a PostgreSQL database and its owner login role, least privilege
+version_added: 0.1.0
+description:
+  - Ensures one database (or, with O(databases), several in one call) and its owner login role.
+  - The owner role is created when missing, logs in, and is neither superuser nor allowed to create roles or databases.
+  - C(PUBLIC) loses C(CONNECT) and C(TEMPORARY) on the database; the owner can connect and owns the C(public) schema
+    (on PostgreSQL 15 and later the default owner C(pg_database_owner) is accepted as such).
+  - Passwords are compared with the stored SCRAM-SHA-256 (or md5) verifier, recomputed from its salt and iteration
+    count, so an unchanged password is never rewritten. New passwords are hashed on the target host by libpq and
+    sent as a verifier, never in clear text.
+  - Encoding, collation and template only apply at creation; an existing database whose encoding or collation
+    differs from the requested one is an error, never a silent drop and re-create.
+extends_documentation_fragment:
+  - pivoine.kompose.postgres
+  - pivoine.kompose.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode only reads from the server.
+  diff_mode:
+    support: full
+    details:
+      - Shows O(name)'s existence, owner, extensions, connection limit, C(PUBLIC) access and whether the password
+        changes (never the password itself).
+  idempotent:
+    support: full
+options:
+  name:
+    description:
+      - Name of the database. Any characters are allowed (names are quoted); at most 63 bytes.
+      - Mutually exclusive with O(databases); one of them is required.
+    type: str
+  owner:
+    description: Login role owning the database; created when missing. Defaults to O(name).
+    type: str
+  password:
+    description:
+      - Password of O(owner). Not changed when omitted.
+    type: str
+  update_password:
+    description:
+      - V(always) sets O(password) whenever it differs from the stored one.
+      - V(on_create) sets it only when the role is created.
+    type: str
+    choices: [always, on_create]
+    default: always
+  state:
+    description:
+      - V(present) ensures the database, its owner and its settings.
+      - V(absent) drops the database (and O(owner) too when O(drop_owner=true)).
+    type: str
+    choices: [present, absent]
+    default: present
+  drop_owner:
+    description: With O(state=absent), drop the owner role as well.
+    type: bool
+    default: false
+  extensions:
+    description:
+      - Extensions created in the database when missing (C(CREATE EXTENSION)). Extensions not listed are left alone.
+    type: list
+    elements: str
+    default: []
+  conn_limit:
+    description: Connection limit of the database (V(-1) for none). Left as it is when omitted.
+    type: int
+  encoding:
+    description: Encoding at creation, for example V(UTF8). Compared with an existing database.
+    type: str
+  lc_collate:
+    description: Collation at creation, for example V(C.UTF-8). Compared with an existing database.
+    type: str
+  lc_ctype:
+    description: Character classification at creation. Compared with an existing database.
+    type: str
+  template:
+    description:
+      - Template database at creation. Defaults to V(template0) when O(encoding), O(lc_collate) or O(lc_ctype)
+        is set, else the server's default (V(template1)).
+    type: str
+  databases:
+    description:
+      - Several databases in one module call (one connection, one result), instead of O(name).
+      - Each entry takes the per-database options above; an option an entry leaves out takes the value of the
+        top-level option of the same name (so top-level O(update_password) or O(state) act as defaults).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the database.
+        type: str
+        required: true
+      owner:
+        description: See O(owner).
+        type: str
+      password:
+        description: See O(password).
+        type: str
+      update_password:
+        description: See O(update_password).
+        type: str
+        choices: [always, on_create]
+      state:
+        description: See O(state).
+        type: str
+        choices: [present, absent]
+      drop_owner:
+        description: See O(drop_owner).
+        type: bool
+      extensions:
+        description: See O(extensions).
+        type: list
+        elements: str
+      conn_limit:
+        description: See O(conn_limit).
+        type: int
+      encoding:
+        description: See O(encoding).
+        type: str
+      lc_collate:
+        description: See O(lc_collate).
+        type: str
+      lc_ctype:
+        description: See O(lc_ctype).
+        type: str
+      template:
+        description: See O(template).
+        type: str
+notes:
+  - Works with PostgreSQL 13 to 17.
+  - O(state=absent) fails while clients are connected to the database, and when the owner still owns objects
+    elsewhere; the module never forces either.
+  - The module refuses to manage the role it is logged in as (O(login_user)).
+seealso:
+  - module: pivoine.kompose.redis_acl
+author:
+  - pivoine.kompose developers (@pivoine)
+"""
+
+EXAMPLES = r"""
+- name: Ensure the linkwarden database, owned by a login role with a password
+  pivoine.kompose.postgres_database:
+    name: linkwarden
+    password: "{{ linkwarden_db_password }}"
+    extensions: [pg_trgm]
+    login_host: 127.0.0.1
+    login_password: "{{ postgres_superuser_password }}"
+
+- name: Create with an explicit owner, encoding and collation, and cap connections
+  pivoine.kompose.postgres_database:
+    name: umami
+    owner: umami_app
+    password: "{{ umami_db_password }}"
+    encoding: UTF8
+    lc_collate: C.UTF-8
+    lc_ctype: C.UTF-8
+    conn_limit: 20
+    login_unix_socket: /var/run/postgresql
+
+- name: Ensure every service database in one call
+  pivoine.kompose.postgres_database:
+    databases:
+      - name: keycloak
+        password: "{{ keycloak_db_password }}"
+      - name: vaultwarden
+        password: "{{ vaultwarden_db_password }}"
+    update_password: on_create
+    login_host: 127.0.0.1
+    login_password: "{{ postgres_superuser_password }}"
+
+- name: Drop a database and its owner
+  pivoine.kompose.postgres_database:
+    name: letterpress
+    state: absent
+    drop_owner: true
+    login_host: 127.0.0.1
+    login_password: "{{ postgres_superuser_password }}"
+"""
+
+RETURN = r"""
+queries:
+  description: Statements executed (or, in check mode, that would be), passwords masked.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - CREATE ROLE "linkwarden" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '********'
+    - CREATE DATABASE "linkwarden" OWNER "linkwarden"
+    - REVOKE CONNECT, TEMPORARY ON DATABASE "linkwarden" FROM PUBLIC
+database:
+  description: State of the database after the run (predicted in check mode). Only without O(databases).
+  returned: when O(name) is used
+  type: dict
+  contains:
+    name:
+      description: Name of the database.
+      type: str
+      sample: linkwarden
+    exists:
+      description: Whether the database exists.
+      type: bool
+      sample: true
+    owner:
+      description: Owner of the database.
+      type: str
+      sample: linkwarden
+    encoding:
+      description: Encoding.
+      type: str
+      sample: UTF8
+    lc_collate:
+      description: Collation.
+      type: str
+      sample: C.UTF-8
+    lc_ctype:
+      description: Character classification.
+      type: str
+      sample: C.UTF-8
+    conn_limit:
+      description: Connection limit (-1 for none).
+      type: int
+      sample: -1
+    extensions:
+      description: Installed extensions (null when not read, with O(state=absent)).
+      type: list
+      elements: str
+      sample: [pg_trgm, plpgsql]
+    public_connect:
+      description: Whether PUBLIC may connect.
+      type: bool
+      sample: false
+    password:
+      description: V(changed) or V(unchanged); never the password.
+      type: str
+      sample: unchanged
+databases:
+  description: One entry per item of O(databases), in order.
+  returned: when O(databases) is used
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the database.
+      type: str
+    changed:
+      description: Whether this database (or its owner) changed.
+      type: bool
+    queries:
+      description: Statements for this database, passwords masked.
+      type: list
+      elements: str
+    database:
+      description: Same as RV(database), for this entry.
+      type: dict
+  sample:
+    - name: keycloak
+      changed: false
+      queries: []
+      database: {name: keycloak, exists: true, owner: keycloak}
+diff:
+  description:
+    - Before and after state (C(exists), C(owner), C(extensions), C(conn_limit), C(public_connect), C(password)),
+      a list of such pairs with O(databases). Returned in diff mode.
+  returned: when diff mode is enabled
+  type: raw
+  sample:
+    before: {exists: false, owner: null, extensions: [], conn_limit: null, public_connect: false, password: unchanged}
+    after: {exists: true, owner: linkwarden, extensions: [plpgsql], conn_limit: -1, public_connect: false,
+            password: changed}
+"""
+
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pivoine.kompose.plugins.module_utils._postgres import (
+    MASK,
+    check_identifier,
+    connect,
+    ensure_psycopg,
+    identifier,
+    one_line,
+    password_matches,
+    postgres_argument_spec,
+    psycopg,
+    sql,
+)
+
+PER_DB_OPTIONS = ('name', 'owner', 'password', 'update_password', 'state', 'drop_owner', 'extensions',
+                  'conn_limit', 'encoding', 'lc_collate', 'lc_ctype', 'template')
+
+ROLE_COLUMNS = 'rolsuper, rolcreaterole, rolcreatedb, rolcanlogin'
+DB_QUERY = (
+    "SELECT pg_catalog.pg_get_userbyid(datdba), pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype,"
+    " datconnlimit, has_database_privilege('public', oid, 'CONNECT'),"
+    " has_database_privilege('public', oid, 'TEMPORARY'), has_database_privilege(datdba, oid, 'CONNECT')"
+    " FROM pg_catalog.pg_database WHERE datname = %s"
+)
+IN_DB_QUERY = (
+    "SELECT ARRAY(SELECT extname::text FROM pg_catalog.pg_extension ORDER BY 1),"
+    " (SELECT pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace WHERE nspname = 'public')"
+)
+
+
+class PlanError(Exception):
+    pass
+
+
+def same_setting(a, b):
+    """Encodings and locales compare loosely: UTF-8 == utf8 == UTF8."""
+    return re.sub(r'[-_]', '', a).lower() == re.sub(r'[-_]', '', b).lower()
+
+
+class Database(object):
+    """Desired vs actual state of one database and its owner."""
+
+    def __init__(self, server, params):
+        self.server = server
+        self.p = params
+        self.name = params['name']
+        self.owner = params['owner'] or params['name']
+        self.changed = False
+        self.queries = []
+        self.password_changed = False
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def ident(name):
+        return identifier(name)
+
+    def statement(self, template, *args, **kwargs):
+        """Compose a statement; `secret` (a Literal) is masked in the recorded text."""
+        secret = kwargs.pop('secret', None)
+        query = sql.SQL(template)
+        if secret is None:
+            real = query.format(*args, **kwargs)
+            return real, real.as_string(self.server.conn)
+        shown = query.format(*args, secret=sql.Literal(MASK), **kwargs).as_string(self.server.conn)
+        return query.format(*args, secret=secret, **kwargs), shown
+
+    def run(self, conn, stmt):
+        real, shown = stmt
+        self.queries.append(shown)
+        self.changed = True
+        if self.server.check_mode:
+            return
+        try:
+            conn.execute(real)
+        except psycopg.Error as exc:
+            raise PlanError('Failed on database %r: %s: %s' % (self.name, shown, one_line(exc)))
+
+    # -- reading ------------------------------------------------------------------------------
+    def read_role(self):
+        conn = self.server.conn
+        if self.server.superuser:
+            query = 'SELECT %s, rolpassword FROM pg_catalog.pg_authid WHERE rolname = %%s' % ROLE_COLUMNS
+        else:
+            query = 'SELECT %s, NULL FROM pg_catalog.pg_roles WHERE rolname = %%s' % ROLE_COLUMNS
+        row = conn.execute(query, (self.owner,)).fetchone()
+        if row is None:
+            return None
+        return dict(zip(('super', 'createrole', 'createdb', 'login', 'password'), row))
+
+    def read_db(self):
+        row = self.server.conn.execute(DB_QUERY, (self.name,)).fetchone()
+        if row is None:
+            return None
+        keys = ('owner', 'encoding', 'lc_collate', 'lc_ctype', 'conn_limit', 'public_connect', 'public_temp',
+                'owner_connect')
+        return dict(zip(keys, row))
+
+    # -- planning + applying ------------------------------------------------------------------
+    def state(self, db, extensions, exists=True):
+        return dict(
+            name=self.name, exists=exists and db is not None,
+            owner=db and db['owner'], encoding=db and db['encoding'], lc_collate=db and db['lc_collate'],
+            lc_ctype=db and db['lc_ctype'], conn_limit=db and db['conn_limit'],
+            extensions=extensions, public_connect=bool(db and db['public_connect']),
+        )
+
+    def check_settings(self, db):
+        for option in ('encoding', 'lc_collate', 'lc_ctype'):
+            want = self.p[option]
+            if want and not same_setting(want, db[option]):
+                raise PlanError(
+                    'Database %r exists with %s=%s, but %s=%s was requested; %s is only set at creation and '
+                    'the module never drops a database to change it (dump, drop and re-create it yourself)'
+                    % (self.name, option, db[option], option, want, option))
+
+    def ensure_role(self, role):
+        p = self.p
+        password = p['password']
+        if role is None:
+            tail = ' PASSWORD {secret}' if password is not None else ''
+            self.run(self.server.conn, self.statement(
+                'CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE' + tail,
+                self.ident(self.owner), secret=self.server.verifier(password, self.owner) if password else None))
+            self.password_changed = password is not None
+            return
+        if role['super'] or role['createrole'] or role['createdb'] or not role['login']:
+            self.run(self.server.conn, self.statement('ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE',
+                                                      self.ident(self.owner)))
+        if password is not None and p['update_password'] == 'always':
+            if password_matches(role['password'], password, self.owner) is not True:
+                self.run(self.server.conn, self.statement(
+                    'ALTER ROLE {} PASSWORD {secret}', self.ident(self.owner),
+                    secret=self.server.verifier(password, self.owner)))
+                self.password_changed = True
+
+    def ensure_present(self):
+        p = self.p
+        conn = self.server.conn
+        role, db = self.read_role(), self.read_db()
+        if db is not None:
+            self.check_settings(db)
+        in_db = self.read_in_db() if db is not None else None
+        before = self.state(db, in_db[0] if in_db else [])
+        self.ensure_role(role)
+        if db is None:
+            parts = ['CREATE DATABASE {name} OWNER {owner}']
+            args = dict(name=self.ident(self.name), owner=self.ident(self.owner))
+            template = p['template'] or ('template0' if p['encoding'] or p['lc_collate'] or p['lc_ctype'] else None)
+            for option, clause, value in (('template', 'TEMPLATE', template and self.ident(template)),
+                                          ('encoding', 'ENCODING', p['encoding'] and sql.Literal(p['encoding'])),
+                                          ('lc_collate', 'LC_COLLATE', p['lc_collate'] and sql.Literal(p['lc_collate'])),
+                                          ('lc_ctype', 'LC_CTYPE', p['lc_ctype'] and sql.Literal(p['lc_ctype'])),
+                                          ('conn_limit', 'CONNECTION LIMIT', p['conn_limit'] is not None
+                                           and sql.Literal(p['conn_limit']))):
+                if value:
+                    parts.append('%s {%s}' % (clause, option))
+                    args[option] = value
+            self.run(conn, self.statement(' '.join(parts), **args))
+            self.run(conn, self.statement('REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC', self.ident(self.name)))
+        else:
+            if db['owner'] != self.owner:
+                self.run(conn, self.statement('ALTER DATABASE {} OWNER TO {}', self.ident(self.name), self.ident(self.owner)))
+            if p['conn_limit'] is not None and p['conn_limit'] != db['conn_limit']:
+                self.run(conn, self.statement('ALTER DATABASE {} CONNECTION LIMIT {}', self.ident(self.name),
+                                              sql.Literal(p['conn_limit'])))
+            if db['public_connect'] or db['public_temp']:
+                self.run(conn, self.statement('REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC', self.ident(self.name)))
+            if not db['owner_connect']:
+                self.run(conn, self.statement('GRANT CONNECT ON DATABASE {} TO {}', self.ident(self.name),
+                                              self.ident(self.owner)))
+        extensions = self.ensure_in_db(in_db)
+        if not self.changed:
+            return before, dict(before)
+        after_db = before_db_or_new(db, p, self.owner) if self.server.check_mode else self.read_db()
+        return before, self.state(after_db, extensions)
+
+    def read_in_db(self):
+        with connect(self.server.module, dbname=self.name) as conn:
+            extensions, schema_owner = conn.execute(IN_DB_QUERY).fetchone()
+        return list(extensions), schema_owner
+
+    def ensure_in_db(self, in_db):
+        """Extensions and public-schema ownership, inside the database itself (in_db: None if just created)."""
+        wanted = self.p['extensions'] or []
+        if in_db is None and self.server.check_mode:
+            installed, schema_owner = ['plpgsql'], (None if self.server.version >= 150000 else 'postgres')
+        else:
+            installed, schema_owner = in_db or self.read_in_db()
+        missing = [e for e in wanted if e not in installed]
+        need_schema = schema_owner not in (None, self.owner, 'pg_database_owner')
+        if not (missing or need_schema):
+            return installed
+        conn = None if self.server.check_mode else connect(self.server.module, dbname=self.name)
+        try:
+            for extension in missing:
+                self.run(conn, self.statement('CREATE EXTENSION IF NOT EXISTS {}', self.ident(extension)))
+            if need_schema:
+                self.run(conn, self.statement('ALTER SCHEMA public OWNER TO {}', self.ident(self.owner)))
+        finally:
+            if conn is not None:
+                conn.close()
+        return sorted(set(installed) | set(missing))
+
+    def ensure_absent(self):
+        conn = self.server.conn
+        db = self.read_db()
+        role = self.read_role() if self.p['drop_owner'] else None
+        before = self.state(db, None)
+        if db is not None:
+            self.run(conn, self.statement('DROP DATABASE {}', self.ident(self.name)))
+        if role is not None:
+            self.run(conn, self.statement('DROP ROLE {}', self.ident(self.owner)))
+        return before, self.state(None, None, exists=False)
+
+    def validate(self):
+        p = self.p
+        errors = [check_identifier('name', self.name), p['owner'] and check_identifier('owner', self.owner),
+                  p['template'] and check_identifier('template', p['template'])]
+        errors += [check_identifier('extensions', e) for e in p['extensions'] or []]
+        if p['conn_limit'] is not None and p['conn_limit'] < -1:
+            errors.append('conn_limit=%d is invalid; use -1 (no limit) or a positive number' % p['conn_limit'])
+        if self.owner == self.server.user and (p['state'] == 'present' or p['drop_owner']):
+            errors.append('owner=%r is the role the module is logged in as (login_user); the module will not alter '
+                          'or drop its own login role, choose another owner' % self.owner)
+        errors = [e for e in errors if e]
+        if errors:
+            raise PlanError('; '.join(errors))
+
+    def apply(self):
+        self.validate()
+        before, after = self.ensure_present() if self.p['state'] == 'present' else self.ensure_absent()
+        after['password'] = 'changed' if self.password_changed else 'unchanged'
+        diff_keys = ('exists', 'owner', 'extensions', 'conn_limit', 'public_connect')
+        diff = dict(before=dict((k, before[k]) for k in diff_keys), after=dict((k, after[k]) for k in diff_keys),
+                    before_header='database %s' % self.name, after_header='database %s' % self.name)
+        diff['before']['password'] = 'unchanged'
+        diff['after']['password'] = after['password']
+        return dict(name=self.name, changed=self.changed, queries=self.queries, database=after, diff=diff)
+
+
+def before_db_or_new(db, p, owner):
+    """Predicted catalogue row after the run (check mode)."""
+    db = dict(db or dict(encoding=p['encoding'], lc_collate=p['lc_collate'], lc_ctype=p['lc_ctype'], conn_limit=-1))
+    db.update(owner=owner, public_connect=False)
+    if p['conn_limit'] is not None:
+        db['conn_limit'] = p['conn_limit']
+    return db
+
+
+class Server(object):
+    """The maintenance connection shared by every database of the call."""
+
+    def __init__(self, module):
+        self.module = module
+        self.check_mode = module.check_mode
+        self.conn = connect(module)
+        self.user, self.superuser, self.version = self.conn.execute(
+            "SELECT current_user, (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),"
+            " current_setting('server_version_num')::int").fetchone()
+        if not self.superuser:
+            module.warn('login_user=%s is not a superuser: stored passwords cannot be read, so password is set on '
+                        'every run when update_password=always' % self.user)
+
+    def verifier(self, password, role):
+        """Hash a password the way the server is configured to (libpq; the clear text is never sent)."""
+        if self.check_mode:
+            return sql.Literal(MASK)
+        return sql.Literal(self.conn.pgconn.encrypt_password(password.encode('utf-8'), role.encode('utf-8')).decode())
+
+
+def main():
+    db_options = dict(
+        name=dict(type='str'),
+        owner=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        drop_owner=dict(type='bool', default=False),
+        extensions=dict(type='list', elements='str', default=[]),
+        conn_limit=dict(type='int'),
+        encoding=dict(type='str'),
+        lc_collate=dict(type='str'),
+        lc_ctype=dict(type='str'),
+        template=dict(type='str'),
+    )
+    item_options = dict((k, dict(v, default=None)) for k, v in db_options.items())
+    item_options['name'] = dict(type='str', required=True)
+    argument_spec = dict(db_options, databases=dict(type='list', elements='dict', options=item_options),
+                         **postgres_argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[('name', 'databases')], required_one_of=[('name', 'databases')])
+    ensure_psycopg(module)
+    items = module.params['databases'] or [{}]
+    items = [dict((k, module.params[k] if item.get(k) is None else item[k]) for k in PER_DB_OPTIONS) for item in items]
+    server = Server(module)
+    results = []
+    try:
+        for item in items:
+            results.append(Database(server, item).apply())
+    except (PlanError, psycopg.Error) as exc:
+        module.fail_json(msg=one_line(exc), queries=[q for r in results for q in r['queries']])
+    finally:
+        server.conn.close()
+    result = dict(changed=any(r['changed'] for r in results), queries=[q for r in results for q in r['queries']])
+    if module.params['databases'] is None:
+        result['database'] = results[0]['database']
+        diff = results[0]['diff']
+    else:
+        result['databases'] = [dict((k, r[k]) for k in ('name', 'changed', 'queries', 'database')) for r in results]
+        diff = [r['diff'] for r in results]
+    if module._diff:
+        result['diff'] = diff
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

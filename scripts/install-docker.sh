@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Install and start a Docker Engine with the Compose v2 plugin on Debian 12, using only
+# Debian's package archive (no Docker Hub, no download.docker.com).
+#
+#  * Engine: Debian 12 `docker.io` (20.10) + iptables.
+#  * Compose v2: Debian 12 has none; the Debian 13 (trixie) `docker-compose` package is a
+#    static binary (2.26.x). Its .deb is downloaded through a private apt configuration (own
+#    sources list, lists and cache dirs), so the system is never upgraded to trixie, and only
+#    the plugin binary is extracted into /usr/libexec/docker/cli-plugins/.
+#  * Daemon: there is no systemd; dockerd is started in the background (log:
+#    /var/log/dockerd.log). A stale /var/run/docker.pid left by a killed daemon is removed
+#    first.
+#
+# Idempotent: when `docker info` answers and `docker compose version` >= 2.18 it does nothing.
+# Must run as root.
+set -euo pipefail
+
+MIN_COMPOSE="2.18.0"
+PLUGIN_DIR="/usr/libexec/docker/cli-plugins"
+DOCKERD_LOG="/var/log/dockerd.log"
+DOCKERD_PIDFILE="/var/run/docker.pid"
+DOCKERD_TIMEOUT="${DOCKERD_TIMEOUT:-60}"
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-}"
+
+log() { printf 'install-docker: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+export DEBIAN_FRONTEND=noninteractive
+
+version_ge() { # version_ge A B  -> A >= B
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
+}
+
+compose_version() {
+  local v
+  v="$(docker compose version --short 2>/dev/null)" || return 1
+  v="${v#v}"
+  [ -n "$v" ] && printf '%s\n' "$v"
+}
+
+compose_ok() {
+  local v
+  v="$(compose_version)" || return 1
+  version_ge "$v" "$MIN_COMPOSE"
+}
+
+engine_ok() { docker info >/dev/null 2>&1; }
+
+if command -v docker >/dev/null 2>&1 && engine_ok && compose_ok; then
+  log "docker engine running and compose $(compose_version) present: nothing to do"
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------
+# apt helpers
+# ---------------------------------------------------------------------------------------
+APT_UPDATED=0
+apt_update_once() {
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    log "apt-get update"
+    apt-get update -q >/dev/null
+    APT_UPDATED=1
+  fi
+}
+
+# The Debian mirror the system already uses (deb822 or one-line format).
+detect_mirror() {
+  local m=""
+  if [ -n "$DEBIAN_MIRROR" ]; then printf '%s\n' "$DEBIAN_MIRROR"; return; fi
+  m="$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk '{print $2}' | grep -v -- '-security' | grep -m1 '/debian/\?$' || true)"
+  if [ -z "$m" ]; then
+    m="$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+          | sed -E 's/\[[^]]*\]//' | awk '{print $2}' | grep -v -- '-security' \
+          | grep -m1 '/debian/\?$' || true)"
+  fi
+  printf '%s\n' "${m:-http://deb.debian.org/debian}"
+}
+
+# ---------------------------------------------------------------------------------------
+# 1. Engine packages
+# ---------------------------------------------------------------------------------------
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v iptables >/dev/null 2>&1 \
+   || ! command -v containerd >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+  apt_update_once
+  log "installing docker.io and iptables from Debian"
+  apt-get install -y -q --no-install-recommends \
+    docker.io containerd runc iptables ca-certificates xz-utils tini >/dev/null
+fi
+
+# ---------------------------------------------------------------------------------------
+# 2. Compose v2 plugin from Debian 13 (trixie), without touching the system's sources.
+# ---------------------------------------------------------------------------------------
+plugin_version() {
+  [ -x "$PLUGIN_DIR/docker-compose" ] || return 1
+  "$PLUGIN_DIR/docker-compose" version --short 2>/dev/null | sed 's/^v//'
+}
+
+pv="$(plugin_version || true)"
+if [ -z "$pv" ] || ! version_ge "$pv" "$MIN_COMPOSE"; then
+  mirror="$(detect_mirror)"
+  log "fetching docker-compose (Compose v2) from trixie at $mirror"
+  work="$(mktemp -d /tmp/kompose-compose.XXXXXX)"
+  trap 'rm -rf "$work"' EXIT
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/etc/preferences.d" \
+           "$work/etc/sources.list.d" "$work/deb" "$work/root"
+  chmod 0755 "$work" "$work/deb"   # apt downloads as user _apt
+  keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  printf 'deb [signed-by=%s] %s trixie main\n' "$keyring" "$mirror" > "$work/etc/sources.list"
+  APT_TRIXIE=(
+    -o "Dir::Etc::SourceList=$work/etc/sources.list"
+    -o "Dir::Etc::SourceParts=$work/etc/sources.list.d"
+    -o "Dir::Etc::PreferencesParts=$work/etc/preferences.d"
+    -o "Dir::State::Lists=$work/lists"
+    -o "Dir::Cache=$work/cache"
+    -o "Dir::Cache::pkgcache=$work/cache/pkgcache.bin"
+    -o "Dir::Cache::srcpkgcache=$work/cache/srcpkgcache.bin"
+    -o "APT::Get::List-Cleanup=0"
+    -o "Debug::NoLocking=1"
+  )
+  if ! apt-get "${APT_TRIXIE[@]}" update -q >/dev/null 2>"$work/update.err"; then
+    cat "$work/update.err" >&2
+    die "could not read the trixie package index from $mirror"
+  fi
+  # `apt-get download` fetches from the private index; the trixie version is the only
+  # candidate there for docker-compose.
+  (cd "$work/deb" && apt-get "${APT_TRIXIE[@]}" download -q docker-compose/trixie >/dev/null) \
+    || die "apt-get download docker-compose/trixie failed"
+  deb="$(find "$work/deb" -maxdepth 1 -name 'docker-compose_*.deb' | head -n1)"
+  [ -n "$deb" ] || die "docker-compose .deb not downloaded"
+  dpkg-deb -x "$deb" "$work/root"
+  src="$work/root/usr/libexec/docker/cli-plugins/docker-compose"
+  [ -x "$src" ] || die "$deb does not contain usr/libexec/docker/cli-plugins/docker-compose"
+  install -d -m 0755 "$PLUGIN_DIR"
+  install -m 0755 "$src" "$PLUGIN_DIR/docker-compose"
+  rm -rf "$work"; trap - EXIT
+  log "installed $(basename "$deb") -> $PLUGIN_DIR/docker-compose ($(plugin_version))"
+fi
+
+# Make the plugin visible to any docker client on PATH (Debian's 20.10 client and a newer
+# client in /usr/local/bin both search /usr/libexec/docker/cli-plugins; also link into the
+# /usr/local path for clients built with a different prefix).
+install -d -m 0755 /usr/local/lib/docker/cli-plugins
+if [ ! -e /usr/local/lib/docker/cli-plugins/docker-compose ]; then
+  ln -sf "$PLUGIN_DIR/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose
+fi
+
+# ---------------------------------------------------------------------------------------
+# 3. Start dockerd (no systemd)
+# ---------------------------------------------------------------------------------------
+dockerd_running() { pgrep -x dockerd >/dev/null 2>&1; }
+
+wait_engine() { # wait_engine SECONDS
+  local i
+  for ((i = 0; i < $1; i++)); do
+    engine_ok && return 0
+    dockerd_running || return 1
+    sleep 1
+  done
+  return 1
+}
+
+start_dockerd() { # start_dockerd ARGS...
+  if ! dockerd_running && [ -e "$DOCKERD_PIDFILE" ]; then
+    log "removing stale $DOCKERD_PIDFILE (no dockerd process)"
+    rm -f "$DOCKERD_PIDFILE"
+  fi
+  # containerd is started by dockerd itself (managed mode) when no system containerd runs.
+  log "starting dockerd $*"
+  {
+    printf '\n=== %s dockerd %s ===\n' "$(date -Is)" "$*"
+  } >>"$DOCKERD_LOG"
+  setsid nohup dockerd "$@" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  DOCKERD_PID=$!
+  wait_engine "$DOCKERD_TIMEOUT"
+}
+
+stop_failed_dockerd() { # stop the dockerd this script started (by its pid), if still alive
+  if [ -n "${DOCKERD_PID:-}" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
+    kill "$DOCKERD_PID" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
+  fi
+  DOCKERD_PID=""
+  dockerd_running || rm -f "$DOCKERD_PIDFILE"
+}
+
+if ! engine_ok; then
+  if dockerd_running; then
+    log "dockerd is running but not answering yet; waiting"
+    wait_engine "$DOCKERD_TIMEOUT" || true
+  fi
+fi
+
+if ! engine_ok; then
+  started=0
+  for args in "--storage-driver=overlay2" \
+              "--storage-driver=overlay2 --iptables=false" \
+              "--storage-driver=vfs --iptables=false"; do
+    # shellcheck disable=SC2086
+    if start_dockerd $args; then started=1; break; fi
+    log "dockerd $args did not come up; last log lines:"
+    tail -n 15 "$DOCKERD_LOG" >&2 || true
+    stop_failed_dockerd
+  done
+  if [ "$started" -ne 1 ]; then
+    die "docker engine did not answer within ${DOCKERD_TIMEOUT}s with any option set (see $DOCKERD_LOG)"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------
+# 4. Verify with whichever client is first on PATH
+# ---------------------------------------------------------------------------------------
+engine_ok || die "docker info does not answer"
+cv="$(compose_version)" || die "'docker compose version' fails with $(command -v docker)"
+version_ge "$cv" "$MIN_COMPOSE" || die "compose $cv < $MIN_COMPOSE"
+log "ready: client $(command -v docker), server $(docker version --format '{{.Server.Version}}' 2>/dev/null), compose $cv"

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Build the kompose-lab test images from Debian packages only (no registry is reachable).
+#
+#   tests/images/build.sh [NAME...]     # default: every image directory
+#
+# 1. kompose-lab/debian:bookworm: `debootstrap --variant=minbase bookworm` from the Debian
+#    mirror this machine's apt already uses, plus the files in debian/ (apt/dpkg settings,
+#    policy-rc.d, the shared `lab-apt-install` helper), imported with `docker import`.
+# 2. One image per directory <name>/ holding a Dockerfile and an IMAGE file (its tag),
+#    built FROM the base with `docker build --network host`.
+#
+# Every image carries the label kompose.lab.hash = sha256 over its build directory's files
+# (paths + contents; for derived images also the base's hash). An image whose tag already
+# has the same hash is skipped, so a re-run takes seconds. Prints one line per image.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BASE_TAG="kompose-lab/debian:bookworm"
+SUITE="bookworm"
+HASH_LABEL="kompose.lab.hash"
+
+log() { printf 'build.sh: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, docker)"
+
+if ! docker info >/dev/null 2>&1; then
+  log "docker engine not answering: running scripts/install-docker.sh"
+  "$HERE/../../scripts/install-docker.sh"
+fi
+
+# sha256 over the relative paths, modes and contents of every file in a directory.
+dir_hash() {
+  (cd "$1" && find . -type f ! -name '*~' -print0 | LC_ALL=C sort -z \
+     | while IFS= read -r -d '' f; do
+         printf '%s %s %s\n' "$f" "$(stat -c %a "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
+       done) | sha256sum | cut -d' ' -f1
+}
+
+image_hash_label() {
+  docker image inspect --format "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$1" 2>/dev/null || true
+}
+
+# First Debian (and Debian security) mirror configured for apt on this machine.
+apt_uris() {
+  {
+    grep -hsE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
+    grep -hsE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+      | sed -E 's/\[[^]]*\]//' | awk '{print $2}'
+  } 2>/dev/null
+}
+MIRROR="${DEBIAN_MIRROR:-$(apt_uris | grep -v -- '-security' | grep -m1 -E '/debian/?$' || true)}"
+MIRROR="${MIRROR:-http://deb.debian.org/debian}"; MIRROR="${MIRROR%/}"
+SEC_MIRROR="${DEBIAN_SECURITY_MIRROR:-$(apt_uris | grep -m1 -E '/debian-security/?$' || true)}"
+SEC_MIRROR="${SEC_MIRROR:-http://deb.debian.org/debian-security}"; SEC_MIRROR="${SEC_MIRROR%/}"
+
+BASE_HASH="$( { dir_hash "$HERE/debian"; printf '%s %s %s minbase\n' "$SUITE" "$MIRROR" "$SEC_MIRROR"; } \
+              | sha256sum | cut -d' ' -f1)"
+
+build_base() {
+  local start rootfs
+  start=$SECONDS
+  if [ "$(image_hash_label "$BASE_TAG")" = "$BASE_HASH" ]; then
+    printf '%-40s up to date (%ds)\n' "$BASE_TAG" $((SECONDS - start)); return
+  fi
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    log "installing debootstrap"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap >/dev/null
+  fi
+  rootfs="$(mktemp -d /var/tmp/kompose-lab-rootfs.XXXXXX)"
+  log "debootstrap --variant=minbase $SUITE from $MIRROR"
+  if ! debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR" >"$rootfs.log" 2>&1; then
+    tail -n 30 "$rootfs.log" >&2; rm -rf "$rootfs.log" "$rootfs"; die "debootstrap failed"
+  fi
+  rm -f "$rootfs.log"
+  install -m 0644 "$HERE/debian/90kompose-lab.apt.conf" "$rootfs/etc/apt/apt.conf.d/90kompose-lab"
+  install -m 0644 "$HERE/debian/90kompose-lab.dpkg.cfg" "$rootfs/etc/dpkg/dpkg.cfg.d/90kompose-lab"
+  install -m 0755 "$HERE/debian/policy-rc.d" "$rootfs/usr/sbin/policy-rc.d"
+  install -m 0755 "$HERE/debian/lab-apt-install" "$rootfs/usr/local/sbin/lab-apt-install"
+  cat >"$rootfs/etc/apt/sources.list" <<SRC
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SEC_MIRROR $SUITE-security main
+SRC
+  # Shrink: docs/man/locales already installed by debootstrap, caches and logs.
+  find "$rootfs/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete 2>/dev/null || true
+  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+  rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
+         "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
+         "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/* "$rootfs"/tmp/* "$rootfs"/var/tmp/*
+  find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
+  : >"$rootfs/etc/machine-id"
+  printf 'kompose-lab\n' >"$rootfs/etc/hostname"
+  tar --numeric-owner -C "$rootfs" -c . | docker import \
+    --change "LABEL org.opencontainers.image.description=\"Debian $SUITE minbase (debootstrap) - base of the kompose-lab test images\"" \
+    --change "LABEL $HASH_LABEL=$BASE_HASH" \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["bash"]' \
+    - "$BASE_TAG" >/dev/null
+  rm -rf "$rootfs"
+  printf '%-40s built (%ds)\n' "$BASE_TAG" $((SECONDS - start))
+}
+
+build_image() { # build_image NAME
+  local name="$1" dir="$HERE/$1" tag h start
+  start=$SECONDS
+  [ -f "$dir/Dockerfile" ] || die "no such image: $name ($dir/Dockerfile missing)"
+  [ -f "$dir/IMAGE" ] || die "$dir/IMAGE (the image tag) missing"
+  tag="$(tr -d '[:space:]' <"$dir/IMAGE")"
+  h="$( { dir_hash "$dir"; printf 'base %s\n' "$BASE_HASH"; } | sha256sum | cut -d' ' -f1)"
+  if [ "$(image_hash_label "$tag")" = "$h" ]; then
+    printf '%-40s up to date (%ds)\n' "$tag" $((SECONDS - start)); return
+  fi
+  local out; out="$(mktemp)"
+  if ! docker build --network host --label "$HASH_LABEL=$h" -t "$tag" "$dir" >"$out" 2>&1; then
+    tail -n 40 "$out" >&2; rm -f "$out"; die "docker build of $tag failed"
+  fi
+  rm -f "$out"
+  printf '%-40s built (%ds)\n' "$tag" $((SECONDS - start))
+}
+
+if [ "$#" -gt 0 ]; then
+  names=("$@")
+else
+  names=()
+  for d in "$HERE"/*/; do
+    d="${d%/}"; [ -f "$d/Dockerfile" ] && names+=("$(basename "$d")")
+  done
+fi
+
+build_base
+for n in "${names[@]}"; do
+  [ "$n" = debian ] && continue
+  build_image "$n"
+done
+# Remove dangling layers left by rebuilt images (only untagged, unused ones).
+docker image prune -f --filter "label=$HASH_LABEL" >/dev/null 2>&1 || true

@@ -107,7 +107,7 @@ def resolve(catalog, stacks, domain, images=None, overrides=None, known_stacks=N
         if entry.get("host"):
             entry["fqdn"] = entry["host"] if "." in entry["host"] else "%s.%s" % (entry["host"], domain)
         if entry.get("container"):
-            image = entry.get("image") or images.get(name)
+            image = images.get(name) or entry.get("image")
             if not image:
                 raise CatalogError("kompose_images.%s: no image for service %r (stack %s)" % (name, name, entry["stack"]))
             if not isinstance(image, str) or not IMAGE_RE.match(image):

@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: help setup deploy test lint sanity units smoke integration molecule images docker link clean
+.PHONY: help setup deploy test lint sanity units smoke integration molecule images docker tools link clean
 
 help:
 	@echo "make deploy  - setup, then ansible-playbook site.yml on inventories/local (the lab)"
@@ -17,12 +17,17 @@ help:
 	@echo "make setup   - .venv with pinned deps, Docker + Compose v2, the lab images"
 
 ## setup: idempotent; venv, Docker engine with Compose v2, offline-built lab images, collection link
-setup: $(VENV)/.installed docker images link
+setup: $(VENV)/.installed tools docker images link
 
 $(VENV)/.installed: requirements/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/requirements.txt
 	touch $@
+
+# Debian tools the tests call: shellcheck (ansible-test sanity), bc (benchmarks, image smoke test)
+tools:
+	@command -v shellcheck >/dev/null && command -v bc >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck bc >/dev/null; }
 
 docker:
 	scripts/install-docker.sh

@@ -23,7 +23,7 @@ IMAGE_RE = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
 ENTRY_KEYS = frozenset((
-    "stack", "description", "container", "port", "image", "host", "middleware",
+    "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc",
 ))
 
@@ -68,6 +68,8 @@ def _validate_entry(name, entry, known_stacks, middlewares):
     unknown = set(entry) - ENTRY_KEYS
     if unknown:
         raise CatalogError("%s: unknown key(s) %s (known: %s)" % (where, ", ".join(sorted(unknown)), ", ".join(sorted(ENTRY_KEYS))))
+    if not isinstance(entry.get("enabled", True), bool):
+        raise CatalogError("%s.enabled: %r is not a boolean" % (where, entry["enabled"]))
     if entry.get("stack") not in known_stacks:
         raise CatalogError("%s.stack: %r is not a known stack (%s)" % (where, entry.get("stack"), ", ".join(known_stacks)))
     host = entry.get("host")
@@ -101,7 +103,7 @@ def resolve(catalog, stacks, domain, images=None, overrides=None, known_stacks=N
     for name in list(catalog) + [n for n in overrides if n not in catalog]:
         entry = _merge(catalog.get(name, {}), overrides.get(name) or {})
         _validate_entry(name, entry, known_stacks, middlewares)
-        if entry["stack"] not in stacks:
+        if entry["stack"] not in stacks or not entry.get("enabled", True):
             continue
         entry["name"] = name
         if entry.get("host"):
@@ -128,15 +130,25 @@ def secret_specs(catalog):
     return specs
 
 
-def postgres_databases(catalog):
-    """One database per service that uses PostgreSQL, owned by a login role of the same name."""
+def postgres_databases(catalog, secrets=None):
+    """One database per service that uses PostgreSQL, owned by a login role of the same name.
+
+    With ``secrets`` (name -> value), returns entries ready for the ``postgres_database`` module's
+    ``databases`` option: name, owner, extensions and the owner's password.
+    """
     out = []
     for name, entry in sorted(catalog.items()):
         spec = entry.get("postgres")
         if spec is not None:
             database = spec.get("database", name)
-            out.append({"service": name, "name": database, "owner": spec.get("owner", database),
-                        "extensions": list(spec.get("extensions", [])), "secret": "postgres-%s" % spec.get("owner", database)})
+            owner = spec.get("owner", database)
+            item = {"service": name, "name": database, "owner": owner,
+                    "extensions": list(spec.get("extensions", [])), "secret": "postgres-%s" % owner}
+            if secrets is not None:
+                if item["secret"] not in secrets:
+                    raise CatalogError("secret %r of service %r is missing" % (item["secret"], name))
+                item = {"name": database, "owner": owner, "extensions": item["extensions"], "password": secrets[item["secret"]]}
+            out.append(item)
     return out
 
 

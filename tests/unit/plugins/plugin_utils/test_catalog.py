@@ -38,6 +38,12 @@ def test_only_enabled_stacks_and_derived_fields():
     assert "image" not in out["system"] and "fqdn" not in out["postgres"]
 
 
+def test_disabled_service_is_left_out():
+    out = resolve(stacks=["core", "link"], overrides={"linkwarden": {"enabled": False}, "postgres": {"enabled": False}},
+                  images={"mqtt": IMAGES["mqtt"]})
+    assert sorted(out) == ["mqtt", "system"]  # no image needed for what is disabled
+
+
 def test_input_catalog_is_not_mutated():
     before = copy.deepcopy(CATALOG)
     resolve(stacks=KNOWN, overrides={"linkwarden": {"host": "bookmarks"}})
@@ -69,6 +75,7 @@ def test_overrides_merge_deeply_and_add_services():
     (dict(overrides={"new": {"container": "x"}}), "kompose_services.new.stack: None is not a known stack"),
     (dict(overrides={"Bad-Name": {"stack": "core"}}), "kompose_services.Bad-Name: service name 'Bad-Name' must match"),
     (dict(overrides={"postgres": {"port": 70000}}), "kompose_services.postgres.port: 70000 is not a TCP port"),
+    (dict(overrides={"postgres": {"enabled": "no"}}), "kompose_services.postgres.enabled: 'no' is not a boolean"),
     (dict(overrides={"system": {"mqtt": {"publish": ["kompose/#/x"]}}}), "kompose_services.system.mqtt.publish: 'kompose/#/x' is not a valid MQTT topic filter"),
     (dict(overrides={"system": {"mqtt": {"publish": ["kompose/a+"]}}}), "'kompose/a+' is not a valid MQTT topic filter"),
     (dict(overrides={"system": {"mqtt": {"subscribe": [""]}}}), "'' is not a valid MQTT topic filter"),
@@ -111,6 +118,17 @@ def test_derived_views():
         "postgres-superuser", "postgres-letterspace", "postgres-linkwarden", "redis-letterpress", "redis-linkwarden",
         "mqtt-linkwarden", "mqtt-healthcheck", "mqtt-system",
     ]
+
+
+def test_databases_for_the_module():
+    out = resolve(stacks=KNOWN)
+    secrets = {"postgres-letterspace": "s1", "postgres-linkwarden": "s2"}
+    assert c.postgres_databases(out, secrets=secrets) == [
+        {"name": "letterspace", "owner": "letterspace", "extensions": [], "password": "s1"},
+        {"name": "linkwarden", "owner": "linkwarden", "extensions": [], "password": "s2"},
+    ]
+    with pytest.raises(c.CatalogError, match="secret 'postgres-linkwarden' of service 'linkwarden' is missing"):
+        c.postgres_databases(out, secrets={"postgres-letterspace": "s1"})
 
 
 def test_disabled_stack_needs_no_secrets_or_users():

@@ -10,7 +10,7 @@ cleanup() { docker rm -f klab-pg klab-redis klab-mqtt klab-prom klab-am klab-ne 
 trap cleanup EXIT
 cleanup; T="$(mktemp -d)"; chmod 755 "$T"
 docker network create $NET >/dev/null
-wait_for() { local i; for i in $(seq 1 40); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done; return 1; }
+wait_for() { local _; for _ in $(seq 1 40); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done; return 1; }
 stop_time() { # stop_time NAME -> fails if docker stop takes >= 3 s
   local s e; s=$(date +%s.%N); docker stop "$1" >/dev/null; e=$(date +%s.%N)
   local d; d=$(echo "$e - $s" | bc); printf '     docker stop %s: %.2fs\n' "$1" "$d" >&3
@@ -97,4 +97,4 @@ docker run -d --name klab-bb --init --network $NET kompose-lab/blackbox-exporter
 check "blackbox-exporter: http probe of prometheus" wait_for bash -c "docker start klab-prom >/dev/null; docker run --rm --network $NET kompose-lab/redis:7 bash -c 'exec 3<>/dev/tcp/klab-bb/9115; printf \"GET /probe?module=http_2xx&target=http://klab-prom:9090/-/ready HTTP/1.0\r\n\r\n\" >&3; cat <&3' | grep -q '^probe_success 1'"
 check "blackbox-exporter: docker stop < 3 s" stop_time klab-bb
 
-[ "$FAIL" = 0 ] && echo "ALL OK" || { echo "SOME CHECKS FAILED"; exit 1; }
+if [ "$FAIL" = 0 ]; then echo "ALL OK"; else echo "SOME CHECKS FAILED"; exit 1; fi

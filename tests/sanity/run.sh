@@ -6,7 +6,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$root/build/ansible_collections/pivoine/kompose
-python=${PYTHON:-python3.11}
 
 rm -rf "$root/build"
 mkdir -p "$build"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Prove the broker's access rules with real MQTT clients (paho-mqtt), from outside the container.
 
 Prints one JSON object: the anonymous connect result, the connect results of the users, and the

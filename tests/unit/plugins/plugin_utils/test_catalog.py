@@ -76,13 +76,15 @@ def test_overrides_merge_deeply_and_add_services():
     (dict(overrides={"Bad-Name": {"stack": "core"}}), "kompose_services.Bad-Name: service name 'Bad-Name' must match"),
     (dict(overrides={"postgres": {"port": 70000}}), "kompose_services.postgres.port: 70000 is not a TCP port"),
     (dict(overrides={"postgres": {"enabled": "no"}}), "kompose_services.postgres.enabled: 'no' is not a boolean"),
-    (dict(overrides={"system": {"mqtt": {"publish": ["kompose/#/x"]}}}), "kompose_services.system.mqtt.publish: 'kompose/#/x' is not a valid MQTT topic filter"),
+    (dict(overrides={"system": {"mqtt": {"publish": ["kompose/#/x"]}}}),
+     "kompose_services.system.mqtt.publish: 'kompose/#/x' is not a valid MQTT topic filter"),
     (dict(overrides={"system": {"mqtt": {"publish": ["kompose/a+"]}}}), "'kompose/a+' is not a valid MQTT topic filter"),
     (dict(overrides={"system": {"mqtt": {"subscribe": [""]}}}), "'' is not a valid MQTT topic filter"),
     (dict(images={}), "kompose_images.postgres: no image for service 'postgres' (stack core)"),
     (dict(images=dict(IMAGES, postgres="Postgres:16")), "kompose_images.postgres: 'Postgres:16' is not a valid image reference"),
     (dict(images=dict(IMAGES, postgres="postgres:16 --privileged")), "is not a valid image reference"),
-    (dict(stacks=["link"], middlewares=["sso-secure-limited"]), "kompose_services.linkwarden.middleware: 'sso-secure' is not a defined middleware (sso-secure-limited)"),
+    (dict(stacks=["link"], middlewares=["sso-secure-limited"]),
+     "kompose_services.linkwarden.middleware: 'sso-secure' is not a defined middleware (sso-secure-limited)"),
 ])
 def test_validation_names_variable_and_value(kwargs, message):
     with pytest.raises(c.CatalogError, match=re.escape(message)):

@@ -3,20 +3,22 @@
 #
 #   tests/images/build.sh [NAME...]     # default: every image directory
 #
-# 1. kompose-lab/debian:bookworm: `debootstrap --variant=minbase bookworm` from the Debian
+# 1. kompose-lab/debian:<suite>: `debootstrap --variant=minbase <suite>` from the Debian
 #    mirror this machine's apt already uses, plus the files in debian/ (apt/dpkg settings,
 #    policy-rc.d, the shared `lab-apt-install` helper), imported with `docker import`.
+#    Only the bases that the selected images need are built: an image's base is the
+#    `FROM kompose-lab/debian:<suite>` line of its Dockerfile (bookworm for most images,
+#    trixie for the Debian 13 ones such as postgres17). The host's apt sources are not touched.
 # 2. One image per directory <name>/ holding a Dockerfile and an IMAGE file (its tag),
-#    built FROM the base with `docker build --network host`.
+#    built FROM its base with `docker build --network host`.
 #
 # Every image carries the label kompose.lab.hash = sha256 over its build directory's files
-# (paths + contents; for derived images also the base's hash). An image whose tag already
+# (paths + contents; for derived images also their base's hash). An image whose tag already
 # has the same hash is skipped, so a re-run takes seconds. Prints one line per image.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-BASE_TAG="kompose-lab/debian:bookworm"
-SUITE="bookworm"
+BASE_REPO="kompose-lab/debian"
 HASH_LABEL="kompose.lab.hash"
 
 log() { printf 'build.sh: %s\n' "$*" >&2; }
@@ -54,11 +56,23 @@ MIRROR="${MIRROR:-http://deb.debian.org/debian}"; MIRROR="${MIRROR%/}"
 SEC_MIRROR="${DEBIAN_SECURITY_MIRROR:-$(apt_uris | grep -m1 -E '/debian-security/?$' || true)}"
 SEC_MIRROR="${SEC_MIRROR:-http://deb.debian.org/debian-security}"; SEC_MIRROR="${SEC_MIRROR%/}"
 
-BASE_HASH="$( { dir_hash "$HERE/debian"; printf '%s %s %s minbase\n' "$SUITE" "$MIRROR" "$SEC_MIRROR"; } \
-              | sha256sum | cut -d' ' -f1)"
+DEBIAN_HASH="$(dir_hash "$HERE/debian")"
+base_hash() { # base_hash SUITE
+  { printf '%s\n' "$DEBIAN_HASH"; printf '%s %s %s minbase\n' "$1" "$MIRROR" "$SEC_MIRROR"; } \
+    | sha256sum | cut -d' ' -f1
+}
 
-build_base() {
-  local start rootfs
+# The Debian suite an image directory builds on: its Dockerfile's `FROM kompose-lab/debian:<suite>`.
+image_suite() { # image_suite DIR
+  local suite
+  suite="$(sed -nE "s|^[[:space:]]*FROM[[:space:]]+${BASE_REPO}:([a-z]+)([[:space:]].*)?\$|\1|Ip" "$1/Dockerfile" | head -n 1)"
+  [ -n "$suite" ] || die "$1/Dockerfile: first stage must be FROM ${BASE_REPO}:<suite>"
+  printf '%s\n' "$suite"
+}
+
+build_base() { # build_base SUITE
+  local SUITE="$1" BASE_TAG="$BASE_REPO:$1" BASE_HASH start rootfs
+  BASE_HASH="$(base_hash "$SUITE")"
   start=$SECONDS
   if [ "$(image_hash_label "$BASE_TAG")" = "$BASE_HASH" ]; then
     printf '%-40s up to date (%ds)\n' "$BASE_TAG" $((SECONDS - start)); return
@@ -109,7 +123,7 @@ build_image() { # build_image NAME
   [ -f "$dir/Dockerfile" ] || die "no such image: $name ($dir/Dockerfile missing)"
   [ -f "$dir/IMAGE" ] || die "$dir/IMAGE (the image tag) missing"
   tag="$(tr -d '[:space:]' <"$dir/IMAGE")"
-  h="$( { dir_hash "$dir"; printf 'base %s\n' "$BASE_HASH"; } | sha256sum | cut -d' ' -f1)"
+  h="$( { dir_hash "$dir"; printf 'base %s\n' "$(base_hash "$(image_suite "$dir")")"; } | sha256sum | cut -d' ' -f1)"
   if [ "$(image_hash_label "$tag")" = "$h" ]; then
     printf '%-40s up to date (%ds)\n' "$tag" $((SECONDS - start)); return
   fi
@@ -130,10 +144,18 @@ else
   done
 fi
 
-build_base
+# The bases the selected images need; `build.sh debian` builds the default (bookworm) base only.
+images=(); suites=()
 for n in "${names[@]}"; do
   [ "$n" = debian ] && continue
-  build_image "$n"
+  [ -f "$HERE/$n/Dockerfile" ] || die "no such image: $n ($HERE/$n/Dockerfile missing)"
+  images+=("$n")
+  suites+=("$(image_suite "$HERE/$n")")
 done
+[ "${#images[@]}" -gt 0 ] || suites=(bookworm)
+mapfile -t suites < <(printf '%s\n' "${suites[@]}" | LC_ALL=C sort -u)
+
+for s in "${suites[@]}"; do build_base "$s"; done
+for n in "${images[@]}"; do build_image "$n"; done
 # Remove dangling layers left by rebuilt images (only untagged, unused ones).
 docker image prune -f --filter "label=$HASH_LABEL" >/dev/null 2>&1 || true

@@ -6,6 +6,16 @@
 #   Redis (aclfile)       :$KOMPOSE_REDIS_PORT        user default off, admin / $KOMPOSE_REDIS_PASSWORD
 #   Redis (redis.conf)    :$KOMPOSE_REDIS_CONF_PORT   users in the config file (CONFIG REWRITE path)
 #   Redis (neither)       :$KOMPOSE_REDIS_BARE_PORT   command line only, requirepass (cannot persist)
+#
+# The same set on newer server versions, as containers of the kompose-lab images (built from
+# Debian 13 packages by tests/images/build.sh): containers_start; ...; containers_stop
+#
+#   PostgreSQL 17 (kompose-lab/postgres:17)  127.0.0.1:$KOMPOSE_PG17_PORT  container kompose-it-pg17
+#   Redis 8 (kompose-lab/redis:8), aclfile   127.0.0.1:$KOMPOSE_REDIS8_PORT       kompose-it-redis8-acl
+#   Redis 8, redis.conf                      127.0.0.1:$KOMPOSE_REDIS8_CONF_PORT  kompose-it-redis8-conf
+#   Redis 8, neither                         127.0.0.1:$KOMPOSE_REDIS8_BARE_PORT  kompose-it-redis8-bare
+#   with the same users and passwords; the Redis files (users.acl, redis.conf) are in
+#   $KOMPOSE_TEST_DIR/redis8 on the host, bind-mounted as /data.
 
 KOMPOSE_TEST_DIR=${KOMPOSE_TEST_DIR:-/tmp/kompose-servers}
 KOMPOSE_PG_PORT=${KOMPOSE_PG_PORT:-55432}
@@ -14,8 +24,13 @@ KOMPOSE_REDIS_PORT=${KOMPOSE_REDIS_PORT:-56379}
 KOMPOSE_REDIS_CONF_PORT=${KOMPOSE_REDIS_CONF_PORT:-56380}
 KOMPOSE_REDIS_BARE_PORT=${KOMPOSE_REDIS_BARE_PORT:-56381}
 KOMPOSE_REDIS_PASSWORD=${KOMPOSE_REDIS_PASSWORD:-kompose-test-admin}
+KOMPOSE_PG17_PORT=${KOMPOSE_PG17_PORT:-55433}
+KOMPOSE_REDIS8_PORT=${KOMPOSE_REDIS8_PORT:-56382}
+KOMPOSE_REDIS8_CONF_PORT=${KOMPOSE_REDIS8_CONF_PORT:-56383}
+KOMPOSE_REDIS8_BARE_PORT=${KOMPOSE_REDIS8_BARE_PORT:-56384}
 export KOMPOSE_TEST_DIR KOMPOSE_PG_PORT KOMPOSE_PG_PASSWORD KOMPOSE_REDIS_PORT KOMPOSE_REDIS_CONF_PORT \
-  KOMPOSE_REDIS_BARE_PORT KOMPOSE_REDIS_PASSWORD
+  KOMPOSE_REDIS_BARE_PORT KOMPOSE_REDIS_PASSWORD KOMPOSE_PG17_PORT KOMPOSE_REDIS8_PORT \
+  KOMPOSE_REDIS8_CONF_PORT KOMPOSE_REDIS8_BARE_PORT
 
 _pg_bindir() {
   local d found=
@@ -99,5 +114,62 @@ servers_stop() {
       rm -f "$KOMPOSE_TEST_DIR/redis/$f.pid"
     fi
   done
+  return 0
+}
+
+# Containers of the newer servers (needs Docker and the images: tests/images/build.sh).
+_kompose_it_containers=(kompose-it-pg17 kompose-it-redis8-acl kompose-it-redis8-conf kompose-it-redis8-bare)
+
+containers_start() {
+  containers_stop
+  local r="$KOMPOSE_TEST_DIR/redis8" run=(docker run -d --init)
+  rm -rf "$r"; mkdir -p "$r"
+  "${run[@]}" --name kompose-it-pg17 -p "127.0.0.1:$KOMPOSE_PG17_PORT:5432" \
+    --tmpfs /var/lib/postgresql/data -e POSTGRES_PASSWORD="$KOMPOSE_PG_PASSWORD" \
+    kompose-lab/postgres:17 -c fsync=off >/dev/null || return 1
+
+  # Redis listens on 6379 in the containers, published on 127.0.0.1 only; protected-mode no
+  # because connections arrive from the docker bridge. /data is $r (users.acl, redis.conf).
+  printf 'user default off\nuser admin on >%s ~* &* +@all\n' "$KOMPOSE_REDIS_PASSWORD" >"$r/users.acl"
+  cat >"$r/redis.conf" <<EOF
+port 6379
+protected-mode no
+save ""
+appendonly no
+dir /data
+user default off
+user admin on >$KOMPOSE_REDIS_PASSWORD ~* &* +@all
+EOF
+  "${run[@]}" --name kompose-it-redis8-acl -p "127.0.0.1:$KOMPOSE_REDIS8_PORT:6379" -v "$r:/data" \
+    kompose-lab/redis:8 redis-server --aclfile /data/users.acl --protected-mode no --save '' \
+    --appendonly no >/dev/null || return 1
+  "${run[@]}" --name kompose-it-redis8-conf -p "127.0.0.1:$KOMPOSE_REDIS8_CONF_PORT:6379" -v "$r:/data" \
+    kompose-lab/redis:8 redis-server /data/redis.conf >/dev/null || return 1
+  "${run[@]}" --name kompose-it-redis8-bare -p "127.0.0.1:$KOMPOSE_REDIS8_BARE_PORT:6379" \
+    kompose-lab/redis:8 redis-server --requirepass "$KOMPOSE_REDIS_PASSWORD" --protected-mode no \
+    --save '' --appendonly no >/dev/null || return 1
+
+  local port ok
+  for port in "$KOMPOSE_REDIS8_PORT" "$KOMPOSE_REDIS8_CONF_PORT" "$KOMPOSE_REDIS8_BARE_PORT"; do
+    ok=
+    for _ in $(seq 100); do
+      redis-cli -p "$port" PING 2>/dev/null | grep -q -e PONG -e NOAUTH && { ok=1; break; }
+      sleep 0.1
+    done
+    [ -n "$ok" ] || { echo "servers.sh: Redis 8 on port $port did not come up" >&2; return 1; }
+  done
+  # The entrypoint runs initdb and a Unix-socket-only server first: wait for the real one.
+  ok=
+  for _ in $(seq 300); do
+    PGPASSWORD="$KOMPOSE_PG_PASSWORD" psql -h 127.0.0.1 -p "$KOMPOSE_PG17_PORT" -U postgres -d postgres \
+      -XtAc 'SELECT 1' >/dev/null 2>&1 && { ok=1; break; }
+    sleep 0.1
+  done
+  [ -n "$ok" ] || { echo "servers.sh: PostgreSQL 17 on port $KOMPOSE_PG17_PORT did not come up" >&2
+                    docker logs --tail 20 kompose-it-pg17 >&2; return 1; }
+}
+
+containers_stop() {
+  docker rm -f "${_kompose_it_containers[@]}" >/dev/null 2>&1
   return 0
 }

@@ -1,0 +1,389 @@
+# Copyright: (c) 2026, pivoine.kompose developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Monitoring that wires itself: Prometheus jobs, alert rules and Grafana dashboards from the catalog.
+
+Everything here reads the RESOLVED catalog (enabled services only, see ``_catalog.resolve``):
+
+* ``scrape_configs``: one job per service with a ``metrics`` entry (Prometheus itself, every exporter,
+  every application with a metrics endpoint), plus blackbox probes: HTTPS for every routed host and
+  TCP for internal services that nothing scrapes directly.
+* ``alert_rules``: the rule groups whose services are enabled, each rule with ``severity`` and
+  ``category`` labels and summary/description annotations.
+* ``grafana_dashboards``: provisioned dashboards (JSON models) for what is enabled.
+
+A service that is not in the catalog (its stack disabled, or ``enabled: false``) gets no job, no rule
+and no dashboard panel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+METRICS_KEYS = frozenset(("target", "path", "scheme"))
+TARGET_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?:[0-9]{1,5}$")
+PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
+DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
+
+# Job names of the blackbox probes.
+JOB_HTTPS = "blackbox_https"
+JOB_TCP = "blackbox_tcp"
+
+
+class MonitoringError(ValueError):
+    pass
+
+
+def _metrics_target(name, entry):
+    """(target, path, scheme) of a service's ``metrics`` entry, validated."""
+    spec = entry["metrics"]
+    where = "kompose_services.%s.metrics" % name
+    if not isinstance(spec, dict):
+        raise MonitoringError("%s: expected a mapping with target/path/scheme, got %r" % (where, spec))
+    unknown = set(spec) - METRICS_KEYS
+    if unknown:
+        raise MonitoringError("%s: unknown key(s) %s (known: %s)" % (where, ", ".join(sorted(unknown)), ", ".join(sorted(METRICS_KEYS))))
+    target = spec.get("target")
+    if target is None:
+        if not entry.get("container") or not entry.get("port"):
+            raise MonitoringError("%s.target: service %r has no container and port to default to; set a target (host:port)" % (where, name))
+        target = "%s:%s" % (entry["container"], entry["port"])
+    if not isinstance(target, str) or not TARGET_RE.match(target) or not 0 < int(target.rsplit(":", 1)[1]) < 65536:
+        raise MonitoringError("%s.target: %r is not host:port" % (where, target))
+    path = spec.get("path", "/metrics")
+    if not isinstance(path, str) or not PATH_RE.match(path):
+        raise MonitoringError("%s.path: %r is not an absolute URL path" % (where, path))
+    scheme = spec.get("scheme", "http")
+    if scheme not in ("http", "https"):
+        raise MonitoringError("%s.scheme: %r is neither http nor https" % (where, scheme))
+    return target, path, scheme
+
+
+def _labels(name, entry):
+    return {"service": name, "stack": entry["stack"]}
+
+
+def _probe_job(job, module, targets, prober, replacement="$1"):
+    """A blackbox job: the target becomes the ``target`` parameter, the exporter the address."""
+    return {
+        "job_name": job,
+        "metrics_path": "/probe",
+        "params": {"module": [module]},
+        "static_configs": targets,
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target", "replacement": replacement},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": prober},
+        ],
+    }
+
+
+def scrape_configs(catalog, prober="blackbox_exporter", routed=True, https_module="http_2xx", tcp_module="tcp_connect"):
+    """Prometheus ``scrape_configs`` for the resolved catalog.
+
+    ``prober`` names the blackbox exporter's service; without it in the catalog there are no probes.
+    ``routed`` says whether routed hosts are reachable (the proxy stack is enabled): only then are they
+    probed over HTTPS.
+    """
+    if not isinstance(catalog, dict):
+        raise MonitoringError("expected the resolved catalog (a mapping), got %r" % (catalog,))
+    jobs = []
+    scraped = set()
+    for name, entry in sorted(catalog.items()):
+        if entry.get("metrics") is None:
+            continue
+        target, path, scheme = _metrics_target(name, entry)
+        scraped.add(target)
+        job = {"job_name": name, "static_configs": [{"targets": [target], "labels": _labels(name, entry)}]}
+        if path != "/metrics":
+            job["metrics_path"] = path
+        if scheme != "http":
+            job["scheme"] = scheme
+        jobs.append(job)
+
+    probe = catalog.get(prober)
+    if probe is None:
+        return jobs
+    if not probe.get("container") or not probe.get("port"):
+        raise MonitoringError("kompose_services.%s: the blackbox exporter needs a container and a port" % prober)
+    address = "%s:%s" % (probe["container"], probe["port"])
+
+    https = [{"targets": [entry["fqdn"]], "labels": _labels(name, entry)}
+             for name, entry in sorted(catalog.items()) if routed and entry.get("fqdn")]
+    if https:
+        jobs.append(_probe_job(JOB_HTTPS, https_module, https, address, replacement="https://$1"))
+    # internal services (no route) that no job scrapes on their own socket already
+    tcp = [{"targets": ["%s:%s" % (entry["container"], entry["port"])], "labels": _labels(name, entry)}
+           for name, entry in sorted(catalog.items())
+           if entry.get("container") and entry.get("port") and not entry.get("host")
+           and "%s:%s" % (entry["container"], entry["port"]) not in scraped]
+    if tcp:
+        jobs.append(_probe_job(JOB_TCP, tcp_module, tcp, address))
+    return jobs
+
+
+# --- alert rules ------------------------------------------------------------------------------------
+
+DEFAULT_THRESHOLDS = {
+    "down_for": "2m",                  # how long a target/probe must fail before alerting
+    "cert_expiry_days": 14,            # certificate expires in fewer days than this
+    "postgres_connections_ratio": 0.8,  # connections / max_connections
+    "redis_memory_ratio": 0.9,         # used memory / maxmemory
+    "disk_free_ratio": 0.1,            # free space / size of a host filesystem
+    "memory_available_ratio": 0.1,     # available memory / total on the host
+    "backup_max_age_seconds": 93600,   # newest successful backup older than this (26 h for a daily schedule)
+    "failed_logins": 10,               # failed logins in 5 minutes (the seed's security rule)
+}
+PRIORITY = {"critical": 8, "warning": 5, "info": 2}
+
+
+def _rule(alert, expr, severity, category, summary, description, duration):
+    rule = {"alert": alert, "expr": expr}
+    if duration:
+        rule["for"] = duration
+    rule["labels"] = {"severity": severity, "category": category}
+    rule["annotations"] = {"summary": summary, "description": description, "priority": str(PRIORITY[severity])}
+    return rule
+
+
+def _thresholds(overrides):
+    values = dict(DEFAULT_THRESHOLDS)
+    unknown = set(overrides or {}) - set(DEFAULT_THRESHOLDS)
+    if unknown:
+        raise MonitoringError("alert thresholds: unknown key(s) %s (known: %s)" % (", ".join(sorted(unknown)), ", ".join(sorted(DEFAULT_THRESHOLDS))))
+    values.update(overrides or {})
+    if not isinstance(values["down_for"], str) or not DURATION_RE.match(values["down_for"]):
+        raise MonitoringError("alert thresholds: down_for %r is not a Prometheus duration (e.g. 2m)" % (values["down_for"],))
+    for key in DEFAULT_THRESHOLDS:
+        if key != "down_for" and (isinstance(values[key], bool) or not isinstance(values[key], (int, float)) or values[key] <= 0):
+            raise MonitoringError("alert thresholds: %s %r is not a positive number" % (key, values[key]))
+    for key in ("postgres_connections_ratio", "redis_memory_ratio", "disk_free_ratio", "memory_available_ratio"):
+        if values[key] >= 1:
+            raise MonitoringError("alert thresholds: %s %r must be a ratio below 1" % (key, values[key]))
+    return values
+
+
+def alert_rules(catalog, thresholds=None, prober="blackbox_exporter", postgres_exporter="postgres_exporter",
+                redis_exporter="redis_exporter", node_exporter="node_exporter", broker="mqtt", mqtt_exporter="mqtt_exporter"):
+    """Prometheus rule groups (the content of a rule file) for what the catalog enables."""
+    t = _thresholds(thresholds)
+    down = t["down_for"]
+    groups = []
+
+    groups.append({"name": "kompose-targets", "rules": [
+        _rule("TargetDown", "up == 0", "critical", "availability",
+              "{{ $labels.job }} target {{ $labels.instance }} is down",
+              "Prometheus could not scrape {{ $labels.instance }} (job {{ $labels.job }}) for %s." % down, down),
+    ]})
+
+    if prober in catalog:
+        groups.append({"name": "kompose-probes", "rules": [
+            _rule("ProbeFailing", "probe_success == 0", "critical", "availability",
+                  "Probe of {{ $labels.instance }} is failing",
+                  "The blackbox probe ({{ $labels.job }}) of {{ $labels.instance }} has failed for %s." % down, down),
+            _rule("CertificateExpiring",
+                  "probe_ssl_earliest_cert_expiry - time() < 86400 * %s" % t["cert_expiry_days"],
+                  "warning", "certificates",
+                  "Certificate of {{ $labels.instance }} expires soon",
+                  "The TLS certificate of {{ $labels.instance }} expires in {{ $value | humanizeDuration }} "
+                  "(less than %s days)." % t["cert_expiry_days"], "1h"),
+        ]})
+
+    rules = []
+    if postgres_exporter in catalog:
+        rules += [
+            _rule("PostgresDown", "pg_up == 0", "critical", "database",
+                  "PostgreSQL is down",
+                  "The PostgreSQL exporter {{ $labels.instance }} cannot reach the server.", "1m"),
+            _rule("PostgresTooManyConnections",
+                  "sum by (instance) (pg_stat_activity_count) / max by (instance) (pg_settings_max_connections) > %s"
+                  % t["postgres_connections_ratio"],
+                  "warning", "database",
+                  "PostgreSQL uses most of its connections",
+                  "{{ $value | humanizePercentage }} of max_connections are in use (threshold %s)."
+                  % t["postgres_connections_ratio"], "5m"),
+        ]
+    if redis_exporter in catalog:
+        rules += [
+            _rule("RedisDown", "redis_up == 0", "critical", "database",
+                  "Redis is down", "The Redis exporter {{ $labels.instance }} cannot reach the server.", "1m"),
+            _rule("RedisMemoryNearMaxmemory",
+                  "redis_memory_used_bytes / (redis_memory_max_bytes > 0) > %s" % t["redis_memory_ratio"],
+                  "warning", "database",
+                  "Redis memory is near maxmemory",
+                  "Redis uses {{ $value | humanizePercentage }} of maxmemory (threshold %s); keys are being evicted."
+                  % t["redis_memory_ratio"], "5m"),
+        ]
+    if broker in catalog and (prober in catalog or mqtt_exporter in catalog):
+        exprs = []
+        if prober in catalog:
+            exprs.append('probe_success{job="%s", service="%s"} == 0' % (JOB_TCP, broker))
+        if mqtt_exporter in catalog:
+            exprs.append('up{job="%s"} == 0' % mqtt_exporter)
+        rules.append(_rule("MQTTBrokerDown", " or ".join(exprs), "critical", "messaging",
+                           "The MQTT broker is down",
+                           "The MQTT broker %s does not accept connections (or its exporter cannot reach it)." % broker, "1m"))
+    if rules:
+        groups.append({"name": "kompose-services", "rules": rules})
+
+    if node_exporter in catalog:
+        groups.append({"name": "kompose-host", "rules": [
+            _rule("HostDiskPressure",
+                  'node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"} '
+                  '/ node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"} < %s' % t["disk_free_ratio"],
+                  "warning", "host",
+                  "Host filesystem {{ $labels.mountpoint }} is almost full",
+                  "Only {{ $value | humanizePercentage }} of {{ $labels.mountpoint }} is free (threshold %s)."
+                  % t["disk_free_ratio"], "10m"),
+            _rule("HostMemoryPressure",
+                  "node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes < %s" % t["memory_available_ratio"],
+                  "warning", "host",
+                  "Host memory is almost exhausted",
+                  "Only {{ $value | humanizePercentage }} of the host's memory is available (threshold %s)."
+                  % t["memory_available_ratio"], "10m"),
+        ]})
+
+    groups.append({"name": "kompose-backup", "rules": [
+        _rule("BackupTooOld",
+              "time() - kompose_backup_last_success_timestamp_seconds > %s" % t["backup_max_age_seconds"],
+              "critical", "backup",
+              "Backup {{ $labels.backup }} is older than its schedule allows",
+              "The last successful backup of {{ $labels.backup }} finished {{ $value | humanizeDuration }} ago "
+              "(allowed: %ss)." % t["backup_max_age_seconds"], "10m"),
+    ]})
+    groups.append({"name": "kompose-security", "rules": [
+        _rule("TooManyFailedLogins",
+              "sum by (job, instance) (increase(failed_logins_total[5m])) > %s" % t["failed_logins"],
+              "critical", "security",
+              "Security alert: multiple failed logins on {{ $labels.job }}",
+              "{{ $value | humanize }} failed logins on {{ $labels.instance }} in the last 5 minutes "
+              "(more than %s)." % t["failed_logins"], ""),
+    ]})
+    return {"groups": groups}
+
+
+# --- Grafana dashboards ---------------------------------------------------------------------------
+
+# Each panel: (title, type, unit, [(expr, legend)]); each dashboard lists the services it needs (any
+# of them enabled) and its panels, each panel optionally needing a service of its own.
+DASHBOARDS = (
+    {"uid": "kompose-system", "title": "System Overview", "requires": (), "panels": (
+        ("Targets up", "table", "none", [("up", "{{job}} {{instance}}")], None),
+        ("Targets down", "stat", "none", [("count(up == 0) or vector(0)", "down")], None),
+        ("Probe results", "table", "none", [("probe_success", "{{job}} {{instance}}")], "blackbox_exporter"),
+        ("Host CPU busy", "timeseries", "percentunit",
+         [('1 - avg(rate(node_cpu_seconds_total{mode="idle"}[5m]))', "cpu")], "node_exporter"),
+        ("Host memory available", "timeseries", "percentunit",
+         [("node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes", "available")], "node_exporter"),
+        ("Host filesystems free", "timeseries", "percentunit",
+         [('node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"} / '
+           'node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"}', "{{mountpoint}}")], "node_exporter"),
+        ("Host load", "timeseries", "none", [("node_load1", "load1"), ("node_load5", "load5")], "node_exporter"),
+        ("Container CPU", "timeseries", "percentunit",
+         [('sum by (name) (rate(container_cpu_usage_seconds_total{name!=""}[5m]))', "{{name}}")], "cadvisor"),
+        ("Container memory", "timeseries", "bytes",
+         [('sum by (name) (container_memory_working_set_bytes{name!=""})', "{{name}}")], "cadvisor"),
+    )},
+    {"uid": "kompose-postgres", "title": "Postgres", "requires": ("postgres_exporter",), "panels": (
+        ("PostgreSQL up", "stat", "none", [("pg_up", "up")], None),
+        ("Connections by database", "timeseries", "none",
+         [("sum by (datname) (pg_stat_activity_count)", "{{datname}}")], None),
+        ("Connections used", "stat", "percentunit",
+         [("sum(pg_stat_activity_count) / max(pg_settings_max_connections)", "used")], None),
+        ("Transactions", "timeseries", "ops",
+         [("sum by (datname) (rate(pg_stat_database_xact_commit[5m]))", "{{datname}} commit"),
+          ("sum by (datname) (rate(pg_stat_database_xact_rollback[5m]))", "{{datname}} rollback")], None),
+        ("Database size", "timeseries", "bytes", [("pg_database_size_bytes", "{{datname}}")], None),
+        ("Deadlocks", "timeseries", "none", [("sum by (datname) (increase(pg_stat_database_deadlocks[5m]))", "{{datname}}")], None),
+    )},
+    {"uid": "kompose-redis", "title": "Redis", "requires": ("redis_exporter",), "panels": (
+        ("Redis up", "stat", "none", [("redis_up", "up")], None),
+        ("Memory used / maxmemory", "timeseries", "percentunit",
+         [("redis_memory_used_bytes / (redis_memory_max_bytes > 0)", "used")], None),
+        ("Commands per second", "timeseries", "ops", [("rate(redis_commands_processed_total[5m])", "commands")], None),
+        ("Connected clients", "timeseries", "none", [("redis_connected_clients", "clients")], None),
+        ("Hit ratio", "timeseries", "percentunit",
+         [("rate(redis_keyspace_hits_total[5m]) / (rate(redis_keyspace_hits_total[5m]) + rate(redis_keyspace_misses_total[5m]))",
+           "hits")], None),
+        ("Evicted keys", "timeseries", "none", [("rate(redis_evicted_keys_total[5m])", "evicted")], None),
+        ("Keys by database", "timeseries", "none", [("redis_db_keys", "{{db}}")], None),
+    )},
+    {"uid": "kompose-mqtt", "title": "MQTT", "requires": ("mqtt_exporter", "blackbox_exporter"), "panels": (
+        ("Broker reachable", "stat", "none", [('probe_success{service="mqtt"}', "broker")], "blackbox_exporter"),
+        ("Exporter up", "stat", "none", [('up{job="mqtt_exporter"}', "exporter")], "mqtt_exporter"),
+        ("Messages by topic", "timeseries", "ops", [("sum by (topic) (rate(mqtt_message_total[5m]))", "{{topic}}")], "mqtt_exporter"),
+        ("Broker statistics", "timeseries", "none", [('{__name__=~"mqtt_.+", __name__!="mqtt_message_total"}', "{{__name__}} {{topic}}")],
+         "mqtt_exporter"),
+    )},
+    {"uid": "kompose-content-pipeline", "title": "Content Pipeline", "requires": (), "panels": (
+        ("Pipeline services up", "table", "none",
+         [('up{service=~"linkwarden|letterpress|umami|link_metrics|news_backend|track_app"}', "{{service}}")], None),
+        ("Requests per routed service", "timeseries", "reqps",
+         [("sum by (service) (rate(traefik_service_requests_total[5m]))", "{{service}}")], None),
+        ("Content events (MQTT)", "timeseries", "ops",
+         [('sum by (topic) (rate(mqtt_message_total{topic=~"kompose_(linkwarden|news|analytics).*"}[5m]))', "{{topic}}")],
+         "mqtt_exporter"),
+        ("Application metrics scraped", "timeseries", "none",
+         [('scrape_samples_scraped{service=~"linkwarden|letterpress|umami"}', "{{service}}")], None),
+    )},
+)
+
+
+def _target(index, expr, legend, kind, datasource):
+    target = {"refId": chr(ord("A") + index), "expr": expr, "legendFormat": legend,
+              "datasource": {"type": "prometheus", "uid": datasource}}
+    if kind == "table":
+        target.update(instant=True, format="table")
+    return target
+
+
+def _panel(index, title, kind, unit, queries, datasource):
+    width = 24 if kind == "table" else 12
+    return {
+        "id": index + 1,
+        "type": kind,
+        "title": title,
+        "gridPos": {"h": 8, "w": width, "x": 0, "y": 0},
+        "datasource": {"type": "prometheus", "uid": datasource},
+        "targets": [_target(i, expr, legend, kind, datasource) for i, (expr, legend) in enumerate(queries)],
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {},
+    }
+
+
+def _layout(panels):
+    """Place panels left to right, top to bottom, on Grafana's 24-column grid."""
+    x = y = row_height = 0
+    for panel in panels:
+        grid = panel["gridPos"]
+        if x + grid["w"] > 24:
+            x, y, row_height = 0, y + row_height, 0
+        grid["x"], grid["y"] = x, y
+        x += grid["w"]
+        row_height = max(row_height, grid["h"])
+    return panels
+
+
+def grafana_dashboards(catalog, directory="dashboards", datasource="prometheus"):
+    """Provisioned dashboards for the enabled services: a list of {path, content} (JSON text)."""
+    out = []
+    for spec in DASHBOARDS:
+        if spec["requires"] and not any(name in catalog for name in spec["requires"]):
+            continue
+        wanted = [panel for panel in spec["panels"] if panel[4] is None or panel[4] in catalog]
+        panels = [_panel(i, *panel[:4], datasource=datasource) for i, panel in enumerate(wanted)]
+        model = {
+            "uid": spec["uid"],
+            "title": spec["title"],
+            "tags": ["kompose"],
+            "timezone": "browser",
+            "editable": False,
+            "schemaVersion": 39,
+            "version": 1,
+            "refresh": "30s",
+            "time": {"from": "now-6h", "to": "now"},
+            "panels": _layout(panels),
+        }
+        out.append({"path": "%s/%s.json" % (directory.rstrip("/"), spec["uid"]),
+                    "content": json.dumps(model, indent=2, sort_keys=True) + "\n"})
+    return out

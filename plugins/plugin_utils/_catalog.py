@@ -10,8 +10,8 @@ service is wired by its catalog entry alone.
 
 from __future__ import annotations
 
-import copy
 import re
+from collections.abc import Mapping
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -32,13 +32,22 @@ class CatalogError(ValueError):
     pass
 
 
+def _plain(value):
+    """A plain copy of mappings and lists (Ansible passes lazy containers that are slow to deep-copy)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _merge(base, override):
-    out = copy.deepcopy(base)
+    out = _plain(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = _plain(value)
     return out
 
 

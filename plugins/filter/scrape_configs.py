@@ -4,19 +4,12 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.pivoine.kompose.plugins.plugin_utils import _monitoring
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wrap
 
 
 def _wrap(name, func):
-    def filter_(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except (_monitoring.MonitoringError, TypeError, AttributeError, KeyError) as exc:
-            raise AnsibleFilterError("pivoine.kompose.%s: %s" % (name, exc)) from None
-    filter_.__name__ = name
-    return filter_
+    return wrap(name, func, [_monitoring.MonitoringError])
 
 
 class FilterModule:

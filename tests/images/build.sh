@@ -8,7 +8,7 @@
 #    policy-rc.d, the shared `lab-apt-install` helper), imported with `docker import`.
 #    Only the bases that the selected images need are built: an image's base is the
 #    `FROM kompose-lab/debian:<suite>` line of its Dockerfile (bookworm for most images,
-#    trixie for the Debian 13 ones such as postgres17). The host's apt sources are not touched.
+#    trixie for the Debian 13 ones such as postgres:17, see VARIANTS). The host's apt sources are not touched.
 # 2. One image per directory <name>/ holding a Dockerfile and an IMAGE file (its tag),
 #    built FROM its base with `docker build --network host`.
 #
@@ -62,12 +62,19 @@ base_hash() { # base_hash SUITE
     | sha256sum | cut -d' ' -f1
 }
 
-# The Debian suite an image directory builds on: its Dockerfile's `FROM kompose-lab/debian:<suite>`.
-image_suite() { # image_suite DIR
+# The variants an image directory builds, one line each: "TAG SUITE [ARG=VALUE ...]".
+# From its VARIANTS file when there is one (the Dockerfile then starts with `ARG SUITE` and
+# `FROM kompose-lab/debian:${SUITE}`, and takes the other values as build arguments), else one
+# variant: the tag in IMAGE and the suite of the Dockerfile's `FROM kompose-lab/debian:<suite>`.
+image_variants() { # image_variants DIR
   local suite
+  if [ -f "$1/VARIANTS" ]; then
+    grep -vE '^[[:space:]]*(#|$)' "$1/VARIANTS"; return
+  fi
+  [ -f "$1/IMAGE" ] || die "$1/IMAGE (the image tag) missing"
   suite="$(sed -nE "s|^[[:space:]]*FROM[[:space:]]+${BASE_REPO}:([a-z]+)([[:space:]].*)?\$|\1|Ip" "$1/Dockerfile" | head -n 1)"
-  [ -n "$suite" ] || die "$1/Dockerfile: first stage must be FROM ${BASE_REPO}:<suite>"
-  printf '%s\n' "$suite"
+  [ -n "$suite" ] || die "$1/Dockerfile: first stage must be FROM ${BASE_REPO}:<suite> (or list VARIANTS)"
+  printf '%s %s\n' "$(tr -d '[:space:]' <"$1/IMAGE")" "$suite"
 }
 
 build_base() { # build_base SUITE
@@ -117,19 +124,20 @@ SRC
   printf '%-40s built (%ds)\n' "$BASE_TAG" $((SECONDS - start))
 }
 
-build_image() { # build_image NAME
-  local name="$1" dir="$HERE/$1" tag h start
+build_image() { # build_image NAME TAG SUITE [ARG=VALUE ...]
+  local name="$1" dir="$HERE/$1" tag="$2" suite="$3" h start arg out
+  shift 3
+  local build_args=(--build-arg "SUITE=$suite")
+  for arg in "$@"; do build_args+=(--build-arg "$arg"); done
   start=$SECONDS
-  [ -f "$dir/Dockerfile" ] || die "no such image: $name ($dir/Dockerfile missing)"
-  [ -f "$dir/IMAGE" ] || die "$dir/IMAGE (the image tag) missing"
-  tag="$(tr -d '[:space:]' <"$dir/IMAGE")"
-  h="$( { dir_hash "$dir"; printf 'base %s\n' "$(base_hash "$(image_suite "$dir")")"; } | sha256sum | cut -d' ' -f1)"
+  h="$( { dir_hash "$dir"; printf 'base %s\nvariant %s %s %s\n' "$(base_hash "$suite")" "$tag" "$suite" "$*"; } \
+        | sha256sum | cut -d' ' -f1)"
   if [ "$(image_hash_label "$tag")" = "$h" ]; then
     printf '%-40s up to date (%ds)\n' "$tag" $((SECONDS - start)); return
   fi
-  local out; out="$(mktemp)"
-  if ! docker build --network host --label "$HASH_LABEL=$h" -t "$tag" "$dir" >"$out" 2>&1; then
-    tail -n 40 "$out" >&2; rm -f "$out"; die "docker build of $tag failed"
+  out="$(mktemp)"
+  if ! docker build --network host "${build_args[@]}" --label "$HASH_LABEL=$h" -t "$tag" "$dir" >"$out" 2>&1; then
+    tail -n 40 "$out" >&2; rm -f "$out"; die "docker build of $tag ($name) failed"
   fi
   rm -f "$out"
   printf '%-40s built (%ds)\n' "$tag" $((SECONDS - start))
@@ -145,17 +153,22 @@ else
 fi
 
 # The bases the selected images need; `build.sh debian` builds the default (bookworm) base only.
-images=(); suites=()
+variants=(); suites=()
 for n in "${names[@]}"; do
   [ "$n" = debian ] && continue
   [ -f "$HERE/$n/Dockerfile" ] || die "no such image: $n ($HERE/$n/Dockerfile missing)"
-  images+=("$n")
-  suites+=("$(image_suite "$HERE/$n")")
+  while read -r tag suite args; do
+    variants+=("$n $tag $suite $args")
+    suites+=("$suite")
+  done < <(image_variants "$HERE/$n")
 done
-[ "${#images[@]}" -gt 0 ] || suites=(bookworm)
+[ "${#variants[@]}" -gt 0 ] || suites=(bookworm)
 mapfile -t suites < <(printf '%s\n' "${suites[@]}" | LC_ALL=C sort -u)
 
 for s in "${suites[@]}"; do build_base "$s"; done
-for n in "${images[@]}"; do build_image "$n"; done
+for v in "${variants[@]}"; do
+  read -r -a parts <<<"$v"
+  build_image "${parts[@]}"
+done
 # Remove dangling layers left by rebuilt images (only untagged, unused ones).
 docker image prune -f --filter "label=$HASH_LABEL" >/dev/null 2>&1 || true

@@ -92,7 +92,7 @@ runs=1
 
 if [ ${#failed[@]} -eq 0 ] && [ "$with_containers" != 0 ]; then
   start=$SECONDS
-  "$root/tests/images/build.sh" postgres17 redis8
+  "$root/tests/images/build.sh" postgres redis
   containers_start
   echo "integration: containers ready in $((SECONDS - start)) s"
   playbook="$KOMPOSE_TEST_DIR/integration-containers.yml"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Entrypoint of kompose-lab/postgres:15, a reduced copy of the official postgres image's
+# Entrypoint of kompose-lab/postgres:<major>, a reduced copy of the official postgres image's
 # docker-entrypoint.sh (same environment contract, same first-start behaviour).
 set -Eeo pipefail
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Entrypoint of kompose-lab/redis:7, same behaviour as the official redis image's.
+# Entrypoint of kompose-lab/redis:<major>, same behaviour as the official redis image's.
 set -e
 
 # first arg is `-f` or `--some-option`, or a config file: run redis-server with it

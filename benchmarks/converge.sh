@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lab converge benchmark: destroys the lab, converges it (first run), converges again (no-op run),
+# Lab converge benchmark: destroys the lab (only one the tests made, see molecule/default/destroy.yml),
+# converges it (first run), converges again (no-op run),
 # and prints seconds, task counts and the no-op/first ratio, all measured in this one run.
 # Usage: benchmarks/converge.sh [extra ansible-playbook args]   (needs `make setup`)
 set -euo pipefail
@@ -18,7 +19,10 @@ run() {  # run <name> <playbook>: prints elapsed seconds, keeps the output in $l
 recap() { grep -oP "$2=\K[0-9]+" <(grep -A1 'PLAY RECAP' "$log/$1" | tail -1); }
 tasks() { grep -cE '^(TASK|RUNNING HANDLER) \[' "$log/$1"; }
 
-run destroy molecule/default/destroy.yml >/dev/null
+run destroy molecule/default/destroy.yml >/dev/null  # refuses a deployment the tests did not make
+root=$(ansible-inventory -i inventories/local --host localhost \
+       | python3 -c 'import json, sys; print(json.load(sys.stdin).get("kompose_root", "/opt/kompose"))')
+mkdir -p "$root" && echo "Made by benchmarks/converge.sh: \`make test\` may destroy this deployment." >"$root/.kompose-test-lab"
 first=$(run first site.yml "$@")
 noop=$(run noop site.yml "$@")
 printf '%-28s %8s\n' "first converge (s)" "$first" "no-op converge (s)" "$noop"

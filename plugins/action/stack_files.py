@@ -5,7 +5,8 @@
 ``ansible.builtin.template`` costs a stat and a copy module run per file; a stack has many files.
 This action renders every entry of ``templates`` locally, hands all contents to the
 ``pivoine.kompose.stack_files`` module in one call, and adds ``restart_services``: the services
-whose files changed (from each template's ``restarts`` list), for the stack's restart handler.
+whose files changed (from each template's ``restarts`` list), for the stack's restart handler, and
+``stack_exists``: whether the stack's compose.yaml was there before.
 """
 
 from __future__ import annotations
@@ -77,4 +78,9 @@ class ActionModule(ActionBase):
                 if os.path.normpath(os.path.join(root, dest)) in changed:
                     services.update(names)
             result["restart_services"] = sorted(services)
+            # whether the stack ran before this task: its compose.yaml was there already (in check
+            # mode a handler may then dry-run a recreate against it)
+            compose = os.path.normpath(os.path.join(root, "compose.yaml"))
+            states = {os.path.normpath(entry["path"]): entry["state"] for entry in result.get("files", [])}
+            result["stack_exists"] = states.get(compose, "created") != "created"
         return result

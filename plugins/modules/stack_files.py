@@ -144,6 +144,16 @@ changed_files:
   type: list
   elements: str
   sample: [/opt/kompose/core/redis/redis.conf]
+restart_services:
+  description: The services whose files changed, from the C(restarts) lists of the action's C(templates).
+  returned: when called through the action plugin
+  type: list
+  elements: str
+  sample: [redis]
+stack_exists:
+  description: Whether the stack's C(compose.yaml) (under O(root)) existed before this task.
+  returned: when called through the action plugin
+  type: bool
 """
 
 import grp

@@ -8,20 +8,26 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._bcrypt import bcrypt_hash as _bcrypt_hash
 
 
-def bcrypt_hash(password, context="", rounds=12):
+def _hash(plugin, password, salt_key, context, rounds):
     try:
-        return _bcrypt_hash(password, context=context, rounds=rounds)
+        return _bcrypt_hash(password, salt_key, context=context, rounds=rounds)
     except ImportError:
-        raise AnsibleFilterError("pivoine.kompose.bcrypt_hash: the Python library 'bcrypt' is not installed on the controller") from None
+        raise AnsibleFilterError("pivoine.kompose.%s: the Python library 'bcrypt' is not installed on the controller" % plugin) from None
     except ValueError as exc:
-        raise AnsibleFilterError("pivoine.kompose.bcrypt_hash: %s" % exc) from None
+        # the messages name the option and the cause, never a secret's value
+        raise AnsibleFilterError("pivoine.kompose.%s: %s" % (plugin, exc)) from None
 
 
-def htpasswd(password, username, rounds=12):
+def bcrypt_hash(password, context="", rounds=12, *, salt_key=None):
+    """A bcrypt hash whose salt is keyed by ``salt_key`` (the secret kompose-hash-key)."""
+    return _hash("bcrypt_hash", password, salt_key, context, rounds)
+
+
+def htpasswd(password, username, rounds=12, *, salt_key=None):
     """An htpasswd line, user:bcrypt-hash (Traefik basicAuth, nginx, Apache)."""
     if not isinstance(username, str) or not username or ":" in username:
         raise AnsibleFilterError("pivoine.kompose.htpasswd: username %r must be a non-empty string without ':'" % (username,))
-    return "%s:%s" % (username, bcrypt_hash(password, context=username, rounds=rounds))
+    return "%s:%s" % (username, _hash("htpasswd", password, salt_key, username, rounds))
 
 
 class FilterModule:

@@ -2,14 +2,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """bcrypt hashes for services that take a hash instead of a password (htpasswd, admin tokens).
 
-The salt is derived from the password and a context (the user name), so rendering the same secret
-gives the same hash on every run: files stay unchanged and containers are not restarted for nothing.
+The salt is HMAC-SHA256(salt_key, context, password): rendering the same secret gives the same hash
+on every run (files stay unchanged, containers are not restarted for nothing), while the salt is
+useless to anyone without the per-site key (the secret ``kompose-hash-key``). A salt computed from
+the password alone would let whoever holds the hash test a guess with one SHA-256, skipping bcrypt.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+
+SALT_KEY_MIN_LEN = 16
 
 # bcrypt's own base64 alphabet
 _STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -17,17 +22,29 @@ _BCRYPT = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _TO_BCRYPT = str.maketrans(_STD, _BCRYPT)
 
 
-def derived_salt(password, context, rounds=12):
-    """A bcrypt salt string ($2b$NN$ + 22 chars) unique to this password and context."""
-    seed = hashlib.sha256(b"pivoine.kompose/bcrypt\0" + context.encode("utf-8") + b"\0" + password.encode("utf-8")).digest()[:16]
+def check_salt_key(salt_key):
+    """Raise ValueError (naming ``salt_key``, never its value) unless it is a usable key."""
+    if salt_key is None:
+        raise ValueError("salt_key is required (the per-site secret kompose-hash-key)")
+    if not isinstance(salt_key, str):
+        raise ValueError("salt_key must be a string, got %s" % type(salt_key).__name__)
+    if len(salt_key) < SALT_KEY_MIN_LEN:
+        raise ValueError("salt_key is too short: it needs at least %d characters" % SALT_KEY_MIN_LEN)
+
+
+def derived_salt(salt_key, password, context, rounds=12):
+    """A bcrypt salt string ($2b$NN$ + 22 chars): HMAC-SHA256 of context and password under salt_key."""
+    check_salt_key(salt_key)
+    message = b"pivoine.kompose/bcrypt\0" + context.encode("utf-8") + b"\0" + password.encode("utf-8")
+    seed = hmac.new(salt_key.encode("utf-8"), message, hashlib.sha256).digest()[:16]
     encoded = base64.b64encode(seed).decode("ascii").rstrip("=").translate(_TO_BCRYPT)
     # 16 bytes give 22 characters; bcrypt only uses the top 4 bits of the last one
     encoded = encoded[:21] + _BCRYPT[_BCRYPT.index(encoded[21]) & 0x30]
     return "$2b$%02d$%s" % (rounds, encoded)
 
 
-def bcrypt_hash(password, context="", rounds=12):
-    """Return a bcrypt hash ($2b$) of ``password`` with a salt derived from password and context."""
+def bcrypt_hash(password, salt_key, context="", rounds=12):
+    """Return a bcrypt hash ($2b$) of ``password``; the salt is keyed by ``salt_key`` (see module doc)."""
     import bcrypt  # controller-side dependency, pinned in requirements/requirements.txt
 
     if not isinstance(password, str) or not password:
@@ -38,5 +55,6 @@ def bcrypt_hash(password, context="", rounds=12):
         raise ValueError("rounds must be a whole number from 4 to 31, got %r" % (rounds,))
     if not isinstance(context, str):
         raise ValueError("context must be a string, got %r" % (context,))
-    salt = derived_salt(password, context, rounds).encode("ascii")
+    check_salt_key(salt_key)
+    salt = derived_salt(salt_key, password, context, rounds).encode("ascii")
     return bcrypt.hashpw(password.encode("utf-8"), salt).decode("ascii")

@@ -1,37 +1,68 @@
 # Copyright: (c) 2026, pivoine.kompose developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Mosquitto 2 password-file hashes (``$7$``: PBKDF2-HMAC-SHA512, 64-byte output, 12-byte salt)."""
+"""Mosquitto 2 password-file hashes (``$7$``: PBKDF2-HMAC-SHA512, 64-byte output, 12-byte salt).
+
+The salt is HMAC-SHA256(salt_key, username, password): the same inputs give the same line on every
+run (the password file does not churn), while the salt is useless to anyone without the per-site key
+(the secret ``kompose-hash-key``). A salt computed from the password alone would let whoever holds
+the file test a guess with one SHA-256, skipping PBKDF2.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import hmac
 
 ITERATIONS = 101  # mosquitto_passwd's default
 SALT_LEN = 12  # Mosquitto 2.0 accepts exactly 12 bytes
+SALT_KEY_MIN_LEN = 16
 
 
-def derived_salt(username, password):
-    """A salt unique to this user and password, so the same inputs give the same line on every run."""
-    seed = b"pivoine.kompose/mosquitto\0" + username.encode("utf-8") + b"\0" + password.encode("utf-8")
-    return hashlib.sha256(seed).digest()[:SALT_LEN]
+def check_salt_key(salt_key):
+    """Raise ValueError (naming ``salt_key``, never its value) unless it is a usable key."""
+    if salt_key is None:
+        raise ValueError("salt_key is required (the per-site secret kompose-hash-key)")
+    if not isinstance(salt_key, str):
+        raise ValueError("salt_key must be a string, got %s" % type(salt_key).__name__)
+    if len(salt_key) < SALT_KEY_MIN_LEN:
+        raise ValueError("salt_key is too short: it needs at least %d characters" % SALT_KEY_MIN_LEN)
 
 
-def password_hash(password, username, salt=None, iterations=ITERATIONS):
-    """Return ``$7$<iterations>$<b64 salt>$<b64 hash>`` for a Mosquitto password_file."""
+def derived_salt(salt_key, username, password):
+    """The 12-byte salt: HMAC-SHA256 of user and password under ``salt_key``, truncated."""
+    check_salt_key(salt_key)
+    message = b"pivoine.kompose/mosquitto\0" + username.encode("utf-8") + b"\0" + password.encode("utf-8")
+    return hmac.new(salt_key.encode("utf-8"), message, hashlib.sha256).digest()[:SALT_LEN]
+
+
+def password_hash(password, username, salt_key=None, salt=None, iterations=ITERATIONS):
+    """Return ``$7$<iterations>$<b64 salt>$<b64 hash>`` for a Mosquitto password_file.
+
+    Exactly one of ``salt_key`` (the per-site key the salt is derived with) or ``salt`` (an explicit
+    12-byte salt, bytes or base64, for known vectors) is required.
+    """
     if not isinstance(password, str) or not password:
         raise ValueError("password must be a non-empty string")
     if not isinstance(username, str) or not username or ":" in username or any(c.isspace() for c in username):
         raise ValueError("username %r must be a non-empty string without ':' or white space" % (username,))
+    if salt is not None and salt_key is not None:
+        raise ValueError("salt_key and salt are mutually exclusive")
     if salt is None:
-        salt = derived_salt(username, password)
+        salt = derived_salt(salt_key, username, password)
     elif isinstance(salt, str):
-        salt = base64.b64decode(salt, validate=True)
+        try:
+            salt = base64.b64decode(salt, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("salt must be base64") from None
+    elif not isinstance(salt, (bytes, bytearray)):
+        raise ValueError("salt must be base64 text or bytes, got %s" % type(salt).__name__)
     if len(salt) != SALT_LEN:
         raise ValueError("salt must be %d bytes, got %d" % (SALT_LEN, len(salt)))
     if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
         raise ValueError("iterations must be a positive whole number, got %r" % (iterations,))
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, iterations, 64)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), bytes(salt), iterations, 64)
     return "$7$%d$%s$%s" % (iterations, base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
 
 
@@ -43,5 +74,8 @@ def verify(password, line_hash):
         return False
     if empty or kind != "7":
         return False
-    computed = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), base64.b64decode(salt), int(iterations), 64)
-    return base64.b64encode(computed).decode() == digest
+    try:
+        computed = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), base64.b64decode(salt), int(iterations), 64)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(base64.b64encode(computed).decode(), digest)

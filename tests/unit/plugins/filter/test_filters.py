@@ -24,7 +24,26 @@ def test_catalog_filters_are_wired():
     assert catalog_filters["catalog_redis_users"](resolved) == []
 
 
+KEY = "k" * 16 + "-site-one"
+
+
 def test_mosquitto_passwd_filter():
-    assert mosquitto_passwd("pw", "alice").startswith("$7$101$")
+    line = mosquitto_passwd("pw", "alice", salt_key=KEY)
+    assert line.startswith("$7$101$")
+    assert line == mosquitto_passwd("pw", "alice", salt_key=KEY)
+    assert line != mosquitto_passwd("pw", "alice", salt_key=KEY + "2")
+    assert line == mosquitto_passwd("pw", "alice", salt=line.split("$")[3])
     with pytest.raises(AnsibleFilterError, match=r"^pivoine\.kompose\.mosquitto_passwd: username 'a b'"):
-        mosquitto_passwd("pw", "a b")
+        mosquitto_passwd("pw", "a b", salt_key=KEY)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(), "salt_key is required (the per-site secret kompose-hash-key)"),
+    (dict(salt_key="hunter2-key"), "salt_key is too short: it needs at least 16 characters"),
+    (dict(salt_key=KEY, salt="AAECAwQFBgcICQoL"), "salt_key and salt are mutually exclusive"),
+])
+def test_mosquitto_passwd_filter_key_errors(kwargs, message):
+    with pytest.raises(AnsibleFilterError) as info:
+        mosquitto_passwd("top-secret-pw", "alice", **kwargs)
+    assert str(info.value) == "pivoine.kompose.mosquitto_passwd: " + message
+    assert "hunter2" not in str(info.value) and "top-secret" not in str(info.value)

@@ -20,4 +20,6 @@ class FilterModule:
             "catalog_databases": _wrap("catalog_databases", _catalog.postgres_databases),
             "catalog_redis_users": _wrap("catalog_redis_users", _catalog.redis_users),
             "catalog_mqtt_users": _wrap("catalog_mqtt_users", _catalog.mqtt_users),
+            "catalog_routes": _wrap("catalog_routes", _catalog.routes),
+            "catalog_oidc_clients": _wrap("catalog_oidc_clients", _catalog.oidc_clients),
         }

@@ -2,9 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The service catalog: the seed's wiring diagram as data, and every view derived from it.
 
-``resolve`` merges the inventory's overrides over the built-in catalog, keeps the services of the
-enabled stacks, validates every cross-reference and returns one resolved entry per service. The
-``*_users``/``*_databases``/``secret_specs`` views turn it into what the roles provision, so a
+``resolve`` merges the inventory's overrides over the built-in catalog, validates every key a
+consumer uses, keeps the services of the enabled stacks (checking the stack registry's
+requirements), and checks what the enabled services share: the core servers they need, and names
+that must be unique (containers, users, databases, secrets). The ``*_users``/``*_databases``/
+``secret_specs``/``routes``/``oidc_clients`` views turn it into what the roles provision, so a
 service is wired by its catalog entry alone.
 """
 
@@ -12,6 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._secrets import KINDS as SECRET_KINDS
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._secrets import NAME_RE as SECRET_NAME_RE
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -22,10 +27,29 @@ IMAGE_RE = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
+# lands unquoted in compose YAML and is the service's DNS name on the kompose network
+CONTAINER_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+# Redis ACL and Mosquitto user names: one token in users.acl / acl / passwd (no ':', space or newline)
+USER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# unquoted PostgreSQL identifiers (database, role names); extension names may also hold '-' (uuid-ossp)
+SQL_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+EXTENSION_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,62}$")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+TARGET_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?:[0-9]{1,5}$")
+PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc",
 ))
+POSTGRES_KEYS = ("database", "owner", "extensions", "roles")
+REDIS_KEYS = ("user", "keys", "channels", "commands")
+MQTT_KEYS = ("user", "publish", "subscribe")
+METRICS_KEYS = ("target", "path", "scheme")
+OIDC_KEYS = ("client_id", "secret", "redirect_paths")
+SECRET_KEYS = ("kind", "length")
+# entry key -> (the service that provides it, what it is); every such service is in the core stack
+SERVERS = (("postgres", "the PostgreSQL server"), ("redis", "the Redis server"), ("mqtt", "the MQTT broker"))
 
 
 class CatalogError(ValueError):
@@ -68,15 +92,135 @@ def validate_domain(domain):
                            "for example 'pivoine.art')" % (domain,))
 
 
+def _matches(regex, value):
+    return isinstance(value, str) and regex.match(value) is not None
+
+
+def _check_mapping(where, value, keys, expected=None):
+    if not isinstance(value, dict):
+        raise CatalogError("%s: expected %s, got %r" % (where, expected or "a mapping with %s" % "/".join(keys), value))
+    unknown = set(value) - set(keys)
+    if unknown:
+        raise CatalogError("%s: unknown key(s) %s (known: %s)" % (where, ", ".join(sorted(map(str, unknown))), ", ".join(sorted(keys))))
+
+
+def _check_list(where, value, valid, what):
+    """A list whose every item is a string ``valid`` accepts; ``what`` names an item in the message."""
+    if not isinstance(value, list):
+        raise CatalogError("%s: expected a list, got %r" % (where, value))
+    for item in value:
+        if not (isinstance(item, str) and valid(item)):
+            raise CatalogError("%s: %r is not %s" % (where, item, what))
+
+
+def _word(item):
+    return bool(item) and not any(c.isspace() for c in item)
+
+
+def _postgres_names(name, spec):
+    """(database, owner) of a ``postgres`` entry: database defaults to the service name (None: a login
+    role only), the owner to the database (or to the service name for a login role)."""
+    database = spec.get("database", name)
+    owner = spec["owner"] if "owner" in spec else (database if database is not None else name)
+    return database, owner
+
+
+def _check_postgres(name, where, spec):
+    _check_mapping(where, spec, POSTGRES_KEYS)
+    database, owner = _postgres_names(name, spec)
+    sql_name = "a valid PostgreSQL name (lower-case letters, digits, _; not starting with a digit; at most 63)"
+    if database is not None and not _matches(SQL_NAME_RE, database):
+        raise CatalogError("%s.database: %r is not %s" % (where, database, sql_name))
+    if not _matches(SQL_NAME_RE, owner):
+        raise CatalogError("%s.owner: %r is not %s" % (where, owner, sql_name))
+    if owner.startswith("pg_") or owner == "public":
+        raise CatalogError("%s.owner: %r is a reserved PostgreSQL role name (public, pg_*)" % (where, owner))
+    if "roles" in spec:
+        _check_list(where + ".roles", spec["roles"], SQL_NAME_RE.match, sql_name)
+        if owner in spec["roles"]:
+            raise CatalogError("%s.roles: %r is the owner role itself" % (where, owner))
+    if "extensions" in spec:
+        _check_list(where + ".extensions", spec["extensions"], EXTENSION_RE.match,
+                    "a valid PostgreSQL extension name (lower-case letters, digits, _ -)")
+        if database is None and spec["extensions"]:
+            raise CatalogError("%s.extensions: %r needs a database (postgres.database is null: a login role only)"
+                               % (where, spec["extensions"]))
+
+
+def _check_redis(name, where, spec):
+    _check_mapping(where, spec, REDIS_KEYS)
+    user = spec.get("user", name)
+    if not _matches(USER_RE, user) or user == "default":
+        raise CatalogError("%s.user: %r is not a valid Redis user name (letters, digits, _ . -; not 'default')" % (where, user))
+    for key, what in (("keys", "key pattern"), ("channels", "channel pattern"), ("commands", "command rule")):
+        if key in spec:
+            _check_list("%s.%s" % (where, key), spec[key], _word, "a Redis %s (non-empty, no whitespace)" % what)
+
+
+def _check_mqtt(name, where, spec):
+    _check_mapping(where, spec, MQTT_KEYS)
+    user = spec.get("user", name)
+    if not _matches(USER_RE, user):
+        raise CatalogError("%s.user: %r is not a valid MQTT user name (letters, digits, _ . -)" % (where, user))
+    for key in ("publish", "subscribe"):
+        topics = spec.get(key, [])
+        if not isinstance(topics, list):
+            raise CatalogError("%s.%s: expected a list of topic filters, got %r" % (where, key, topics))
+        for topic in topics:
+            _check_topic(name, key, topic)
+
+
+def _check_metrics(where, spec):
+    _check_mapping(where, spec, METRICS_KEYS)
+    target = spec.get("target")
+    if target is not None and not (_matches(TARGET_RE, target) and 0 < int(target.rsplit(":", 1)[1]) < 65536):
+        raise CatalogError("%s.target: %r is not host:port" % (where, target))
+    if "path" in spec and not _matches(PATH_RE, spec["path"]):
+        raise CatalogError("%s.path: %r is not an absolute URL path" % (where, spec["path"]))
+    if "scheme" in spec and spec["scheme"] not in ("http", "https"):
+        raise CatalogError("%s.scheme: %r is neither http nor https" % (where, spec["scheme"]))
+
+
+def _check_oidc(where, spec):
+    if isinstance(spec, bool):
+        return
+    _check_mapping(where, spec, OIDC_KEYS, "true, false or a mapping with %s" % "/".join(OIDC_KEYS))
+    if "client_id" in spec and not _matches(CLIENT_ID_RE, spec["client_id"]):
+        raise CatalogError("%s.client_id: %r is not a valid OIDC client id (letters, digits, _ . -)" % (where, spec["client_id"]))
+    if "secret" in spec and not _matches(PURPOSE_RE, spec["secret"]):
+        raise CatalogError("%s.secret: %r is not a secret purpose (lower-case letters, digits, _)" % (where, spec["secret"]))
+    if "redirect_paths" in spec:
+        _check_list(where + ".redirect_paths", spec["redirect_paths"], lambda path: path.startswith("/") and _word(path),
+                    "an absolute path (starting with /, no whitespace)")
+
+
+def _check_secrets(where, secrets):
+    if not isinstance(secrets, dict):
+        raise CatalogError("%s: expected a mapping of purpose to null or {kind, length}, got %r" % (where, secrets))
+    for purpose, spec in secrets.items():
+        if not _matches(PURPOSE_RE, purpose):
+            raise CatalogError("%s: %r is not a secret purpose (lower-case letters, digits, _)" % (where, purpose))
+        at = "%s.%s" % (where, purpose)
+        if spec is None:
+            continue
+        _check_mapping(at, spec, SECRET_KEYS, "null or a mapping with kind/length")
+        if "kind" in spec and spec["kind"] not in SECRET_KINDS:
+            raise CatalogError("%s.kind: %r is not one of %s" % (at, spec["kind"], ", ".join(sorted(SECRET_KINDS))))
+        length = spec.get("length")
+        if length is not None and (not isinstance(length, int) or isinstance(length, bool) or not 16 <= length <= 1024):
+            raise CatalogError("%s.length: %r is not a whole number from 16 to 1024" % (at, length))
+
+
 def _validate_entry(name, entry, known_stacks, middlewares):
+    """Everything about one entry that does not depend on other services (checked enabled or not)."""
     where = "kompose_services.%s" % name
-    if not SERVICE_RE.match(name):
+    if not isinstance(name, str) or not SERVICE_RE.match(name):
         raise CatalogError("%s: service name %r must match %s" % (where, name, SERVICE_RE.pattern))
     if not isinstance(entry, dict):
         raise CatalogError("%s: expected a mapping, got %r" % (where, entry))
     unknown = set(entry) - ENTRY_KEYS
     if unknown:
-        raise CatalogError("%s: unknown key(s) %s (known: %s)" % (where, ", ".join(sorted(unknown)), ", ".join(sorted(ENTRY_KEYS))))
+        raise CatalogError("%s: unknown key(s) %s (known: %s)" % (where, ", ".join(sorted(map(str, unknown))), ", ".join(sorted(ENTRY_KEYS))))
     if not isinstance(entry.get("enabled", True), bool):
         raise CatalogError("%s.enabled: %r is not a boolean" % (where, entry["enabled"]))
     if entry.get("stack") not in known_stacks:
@@ -84,34 +228,130 @@ def _validate_entry(name, entry, known_stacks, middlewares):
     host = entry.get("host")
     if host is not None and not (isinstance(host, str) and (LABEL_RE.match(host) or DOMAIN_RE.match(host))):
         raise CatalogError("%s.host: %r is neither a DNS label nor a domain name" % (where, host))
-    if entry.get("middleware") is not None and middlewares is not None and entry["middleware"] not in middlewares:
-        raise CatalogError("%s.middleware: %r is not a defined middleware (%s)" % (where, entry["middleware"], ", ".join(sorted(middlewares))))
+    middleware = entry.get("middleware")
+    if middleware is not None and not isinstance(middleware, str):
+        raise CatalogError("%s.middleware: %r is not a middleware name" % (where, middleware))
+    if middleware is not None and middlewares is not None and middleware not in middlewares:
+        raise CatalogError("%s.middleware: %r is not a defined middleware (%s)" % (where, middleware, ", ".join(sorted(middlewares))))
     port = entry.get("port")
     if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
         raise CatalogError("%s.port: %r is not a TCP port" % (where, port))
-    for key in ("publish", "subscribe"):
-        for topic in (entry.get("mqtt") or {}).get(key, []):
-            _check_topic(name, key, topic)
+    container = entry.get("container")
+    if container is not None and not _matches(CONTAINER_RE, container):
+        raise CatalogError("%s.container: %r is not a valid container name (letters, digits, _ . -)" % (where, container))
+    if entry.get("description") is not None and not isinstance(entry["description"], str):
+        raise CatalogError("%s.description: %r is not a string" % (where, entry["description"]))
+    if entry.get("smtp") is not None and not isinstance(entry["smtp"], bool):
+        raise CatalogError("%s.smtp: %r is not a boolean" % (where, entry["smtp"]))
+    for key, check in (("postgres", _check_postgres), ("redis", _check_redis), ("mqtt", _check_mqtt)):
+        if entry.get(key) is not None:
+            check(name, "%s.%s" % (where, key), entry[key])
+    for key, check in (("metrics", _check_metrics), ("oidc", _check_oidc), ("secrets", _check_secrets)):
+        if entry.get(key) is not None:
+            check("%s.%s" % (where, key), entry[key])
 
 
-def resolve(catalog, stacks, domain, images=None, overrides=None, known_stacks=None, middlewares=None):
-    """Return {service: entry} for the enabled stacks, with overrides merged and references checked."""
+def _stack_registry(catalog, registry):
+    """{stack: [required stacks]} in the registry's order (without one: the catalog's stacks, sorted)."""
+    if registry is None:
+        return {stack: [] for stack in sorted({entry.get("stack") for entry in catalog.values()
+                                               if isinstance(entry, Mapping) and isinstance(entry.get("stack"), str)})}
+    if not isinstance(registry, (list, tuple)):
+        raise CatalogError("stack registry: expected a list of {name, requires}, got %r" % (registry,))
+    out = {}
+    for item in registry:
+        name = item.get("name") if isinstance(item, Mapping) else None
+        requires = item.get("requires") or [] if isinstance(item, Mapping) else None
+        if not isinstance(name, str) or not isinstance(requires, (list, tuple)) or not all(isinstance(r, str) for r in requires):
+            raise CatalogError("stack registry: %r is not a mapping with a name and a list of required stacks" % (item,))
+        if name in out:
+            raise CatalogError("stack registry: stack %r is listed twice" % (name,))
+        out[name] = list(requires)
+    for name, requires in out.items():
+        for required in requires:
+            if required not in out:
+                raise CatalogError("stack registry: stack %r requires %r, which is not a known stack (%s)"
+                                   % (name, required, ", ".join(out)))
+    return out
+
+
+def _check_enabled(resolved, entries):
+    """What the enabled services share: the core servers they need, unique names and secret names."""
+    for name, entry in sorted(resolved.items()):
+        for key, server in SERVERS:
+            if entry.get(key) is not None and key not in resolved:
+                stack = (entries.get(key) or {}).get("stack") or "core"
+                raise CatalogError("kompose_services.%s.%s: needs %s (service %r of the %s stack), which is not enabled"
+                                   % (name, key, server, key, stack))
+    claimed = {}
+    for name, entry in sorted(resolved.items()):
+        claims = []
+        if entry.get("container") is not None:
+            claims.append(("container", entry["container"], "the container"))
+        if entry.get("postgres") is not None:
+            database, owner = _postgres_names(name, entry["postgres"])
+            if database is not None:
+                claims.append(("postgres.database", database, "the PostgreSQL database"))
+            claims.append(("postgres.owner", owner, "the PostgreSQL owner"))
+        if entry.get("redis") is not None:
+            claims.append(("redis.user", entry["redis"].get("user", name), "the Redis user"))
+        if entry.get("mqtt") is not None:
+            claims.append(("mqtt.user", entry["mqtt"].get("user", name), "the MQTT user"))
+        for key, value, what in claims:
+            other = claimed.setdefault((key, value), name)
+            if other != name:
+                raise CatalogError("kompose_services.%s.%s: %r is already %s of service %s" % (name, key, value, what, other))
+    used = {}
+    for secret, dummy, address, value in _secret_sources(resolved):
+        if not SECRET_NAME_RE.match(secret):
+            raise CatalogError("%s: %r needs the secret %r, which is not a valid secret name (lower-case letters, digits, _ . -)"
+                               % (address, value, secret))
+        if secret in used:
+            raise CatalogError("%s: %r needs the secret %r, which %s already uses" % (address, value, secret, used[secret]))
+        used[secret] = "%s.%s" % (address, value) if address.endswith(".secrets") else address
+
+
+def resolve(catalog, stacks, domain, images=None, overrides=None, registry=None, middlewares=None):
+    """Return {service: entry} for the enabled stacks, with overrides merged and references checked.
+
+    ``registry`` is the ordered list of stacks, ``{name, requires}``: its names are the known stacks, and an
+    enabled stack's required stacks must be enabled too.
+    """
     validate_domain(domain)
-    known_stacks = list(known_stacks or sorted({entry.get("stack") for entry in catalog.values()}))
+    if not isinstance(catalog, Mapping):
+        raise CatalogError("service catalog: expected a mapping of service name to entry, got %r" % (catalog,))
+    known = _stack_registry(catalog, registry)
+    known_stacks = list(known)
     if not isinstance(stacks, list) or not stacks:
         raise CatalogError("kompose_stacks: %r must be a non-empty list of stacks (%s)" % (stacks, ", ".join(known_stacks)))
     for stack in stacks:
-        if stack not in known_stacks:
+        if not isinstance(stack, str) or stack not in known:
             raise CatalogError("kompose_stacks: %r is not a known stack (%s)" % (stack, ", ".join(known_stacks)))
+    for stack in stacks:
+        for required in known[stack]:
+            if required not in stacks:
+                raise CatalogError("kompose_stacks: stack %r needs %r, which is not enabled" % (stack, required))
     overrides = overrides or {}
-    if not isinstance(overrides, dict):
+    if not isinstance(overrides, Mapping):
         raise CatalogError("kompose_services: expected a mapping of service name to overrides, got %r" % (overrides,))
     images = images or {}
+    if not isinstance(images, Mapping):
+        raise CatalogError("kompose_images: expected a mapping of service name to image, got %r" % (images,))
+    if middlewares is not None and not (isinstance(middlewares, (list, tuple)) and all(isinstance(m, str) for m in middlewares)):
+        raise CatalogError("middlewares: expected a list of middleware names, got %r" % (middlewares,))
 
+    entries = {}
     resolved = {}
     for name in list(catalog) + [n for n in overrides if n not in catalog]:
-        entry = _merge(catalog.get(name, {}), overrides.get(name) or {})
+        base = catalog.get(name, {})
+        if not isinstance(base, Mapping):
+            raise CatalogError("service catalog: entry %r: expected a mapping, got %r" % (name, base))
+        override = overrides.get(name)
+        if override is not None and not isinstance(override, Mapping):
+            raise CatalogError("kompose_services.%s: expected a mapping, got %r" % (name, override))
+        entry = _merge(base, override or {})
         _validate_entry(name, entry, known_stacks, middlewares)
+        entries[name] = entry
         if entry["stack"] not in stacks or not entry.get("enabled", True):
             continue
         entry["name"] = name
@@ -125,46 +365,69 @@ def resolve(catalog, stacks, domain, images=None, overrides=None, known_stacks=N
                 raise CatalogError("kompose_images.%s: %r is not a valid image reference (name[:tag][@sha256:digest])" % (name, image))
             entry["image"] = image
         resolved[name] = entry
+    _check_enabled(resolved, entries)
     return resolved
 
 
-def secret_specs(catalog):
-    """Every secret the enabled services need: '<service>-<purpose>' and '<store>-<user>'."""
-    specs = []
-    for name, entry in sorted(catalog.items()):
+def _entries(catalog):
+    """The resolved catalog's (name, entry) pairs, sorted by name."""
+    if not isinstance(catalog, Mapping) or not all(isinstance(entry, Mapping) for entry in catalog.values()):
+        raise CatalogError("expected the resolved catalog (a mapping of service name to entry), got %s" % type(catalog).__name__)
+    return sorted(catalog.items())
+
+
+def _secret_sources(catalog):
+    """(secret name, spec, address, value) of every secret the services need, in secret_specs' order."""
+    out = []
+    for name, entry in _entries(catalog):
         for purpose, spec in sorted((entry.get("secrets") or {}).items()):
-            specs.append(dict(spec or {}, name="%s-%s" % (name, purpose)))
-    for users in (postgres_databases, redis_users, mqtt_users):
-        specs.extend({"name": user["secret"]} for user in users(catalog))
-    return specs
+            out.append(("%s-%s" % (name, purpose), spec or {}, "kompose_services.%s.secrets" % name, purpose))
+    for users, key in ((postgres_databases, "postgres.owner"), (redis_users, "redis.user"), (mqtt_users, "mqtt.user")):
+        for user in users(catalog):
+            value = user["owner"] if key == "postgres.owner" else user["name"]
+            out.append((user["secret"], {}, "kompose_services.%s.%s" % (user["service"], key), value))
+    return out
+
+
+def secret_specs(catalog):
+    """Every secret the enabled services need, once: '<service>-<purpose>' and '<store>-<user>'."""
+    specs = {}
+    for secret, spec, dummy, dummy2 in _secret_sources(catalog):
+        specs.setdefault(secret, dict(spec, name=secret))
+    return list(specs.values())
 
 
 def postgres_databases(catalog, secrets=None):
-    """One database per service that uses PostgreSQL, owned by a login role of the same name.
+    """One database per service that uses PostgreSQL, owned by a login role of its own.
 
-    With ``secrets`` (name -> value), returns entries ready for the ``postgres_database`` module's
-    ``databases`` option: name, owner, extensions and the owner's password.
+    ``database: null`` is a login role only (``name`` None). ``roles`` are roles the owner is made a member
+    of (e.g. ``pg_monitor``). With ``secrets`` (name -> value), returns entries ready for the
+    ``postgres_database`` module's ``databases`` option: name (absent for a login role only), owner,
+    extensions, owner_roles and the owner's password.
     """
+    if secrets is not None and not isinstance(secrets, Mapping):
+        raise CatalogError("secrets: expected a mapping of secret name to value, got %s" % type(secrets).__name__)
     out = []
-    for name, entry in sorted(catalog.items()):
+    for name, entry in _entries(catalog):
         spec = entry.get("postgres")
-        if spec is not None:
-            database = spec.get("database", name)
-            owner = spec.get("owner", database)
-            item = {"service": name, "name": database, "owner": owner,
-                    "extensions": list(spec.get("extensions", [])), "secret": "postgres-%s" % owner}
-            if secrets is not None:
-                if item["secret"] not in secrets:
-                    raise CatalogError("secret %r of service %r is missing" % (item["secret"], name))
-                item = {"name": database, "owner": owner, "extensions": item["extensions"], "password": secrets[item["secret"]]}
-            out.append(item)
+        if spec is None:
+            continue
+        database, owner = _postgres_names(name, spec)
+        item = {"service": name, "name": database, "owner": owner, "extensions": list(spec.get("extensions", [])),
+                "roles": list(spec.get("roles", [])), "secret": "postgres-%s" % owner}
+        if secrets is not None:
+            if item["secret"] not in secrets:
+                raise CatalogError("secret %r of service %r is missing" % (item["secret"], name))
+            item = dict({"name": database} if database is not None else {}, owner=owner, extensions=item["extensions"],
+                        owner_roles=item["roles"], password=secrets[item["secret"]])
+        out.append(item)
     return out
 
 
 def redis_users(catalog):
     """One ACL user per service that uses Redis, limited to its own key patterns and channels."""
     out = []
-    for name, entry in sorted(catalog.items()):
+    for name, entry in _entries(catalog):
         spec = entry.get("redis")
         if spec is not None:
             user = spec.get("user", name)
@@ -179,11 +442,98 @@ def redis_users(catalog):
 def mqtt_users(catalog):
     """One Mosquitto user per service that publishes or subscribes."""
     out = []
-    for name, entry in sorted(catalog.items()):
+    for name, entry in _entries(catalog):
         spec = entry.get("mqtt")
         if spec is not None:
             user = spec.get("user", name)
             out.append({"service": name, "name": user,
                         "publish": list(spec.get("publish", [])), "subscribe": list(spec.get("subscribe", [])),
                         "secret": "mqtt-%s" % user})
+    return out
+
+
+def routes(catalog, default_middleware, sso_middlewares, internal_services):
+    """One Traefik route per enabled service with a host name and something to forward to, sorted by name.
+
+    Each is {name, fqdn, middleware, sso, service, url}: ``middleware`` is the entry's or
+    ``default_middleware``; ``sso`` whether it is one of ``sso_middlewares``; a service named in
+    ``internal_services`` (service -> Traefik service, e.g. ``api@internal``) is served by Traefik itself
+    (``url`` empty), any other is forwarded to ``http://<container>:<port>``.
+    """
+    if not isinstance(default_middleware, str) or not default_middleware:
+        raise CatalogError("default_middleware: %r is not a middleware name" % (default_middleware,))
+    if not isinstance(sso_middlewares, (list, tuple)) or not all(isinstance(m, str) for m in sso_middlewares):
+        raise CatalogError("sso_middlewares: expected a list of middleware names, got %r" % (sso_middlewares,))
+    if not isinstance(internal_services, Mapping) or not all(isinstance(s, str) for s in internal_services.values()):
+        raise CatalogError("internal_services: expected a mapping of service name to Traefik service, got %r" % (internal_services,))
+    out = []
+    for name, entry in _entries(catalog):
+        internal = name in internal_services
+        if entry.get("fqdn") is None or not (internal or entry.get("container") is not None and entry.get("port") is not None):
+            continue
+        middleware = entry.get("middleware") or default_middleware
+        out.append({
+            "name": name,
+            "fqdn": entry["fqdn"],
+            "middleware": middleware,
+            "sso": middleware in sso_middlewares,
+            "service": internal_services[name] if internal else name,
+            "url": "" if internal else "http://%s:%s" % (entry["container"], entry["port"]),
+        })
+    return out
+
+
+def oidc_clients(catalog):
+    """One confidential Keycloak client per enabled service with ``oidc``, sorted by service name.
+
+    ``oidc: true`` or {client_id, secret, redirect_paths}: the client id defaults to the service name with
+    '-' for '_', the client secret is the secret ``<service>-<secret>`` (default purpose ``oidc``), the
+    redirect URIs are ``redirect_paths`` (default ``/*``) under ``https://<fqdn>``. Each is {service, host,
+    secret_name, secret_path, client}, ``client`` a Keycloak client representation without its secret.
+    """
+    out = []
+    for name, entry in _entries(catalog):
+        oidc = entry.get("oidc")
+        if not oidc:
+            continue
+        oidc = oidc if isinstance(oidc, Mapping) else {}
+        client_id = oidc.get("client_id", name.replace("_", "-"))
+        purpose = oidc.get("secret", "oidc")
+        host = entry.get("fqdn", "")
+        base = "https://" + host
+        description = entry.get("description")
+        out.append({
+            "service": name,
+            "host": host,
+            "secret_name": "%s-%s" % (name, purpose),
+            "secret_path": "kompose_services.%s.secrets.%s" % (name, purpose),
+            "client": {
+                "clientId": client_id,
+                "name": name if description is None else description,
+                "enabled": True,
+                "protocol": "openid-connect",
+                "publicClient": False,
+                "clientAuthenticatorType": "client-secret",
+                "standardFlowEnabled": True,
+                "implicitFlowEnabled": False,
+                "directAccessGrantsEnabled": False,
+                "serviceAccountsEnabled": False,
+                "rootUrl": base,
+                "baseUrl": base + "/",
+                "redirectUris": [base + path for path in oidc.get("redirect_paths", ["/*"])],
+                "webOrigins": [base],
+                "attributes": {"post.logout.redirect.uris": base + "/*"},
+                "protocolMappers": [
+                    {"name": "audience", "protocol": "openid-connect", "protocolMapper": "oidc-audience-mapper",
+                     "consentRequired": False,
+                     "config": {"included.client.audience": client_id, "id.token.claim": "true",
+                                "access.token.claim": "true", "introspection.token.claim": "true"}},
+                    {"name": "groups", "protocol": "openid-connect", "protocolMapper": "oidc-group-membership-mapper",
+                     "consentRequired": False,
+                     "config": {"claim.name": "groups", "full.path": "false", "id.token.claim": "true",
+                                "access.token.claim": "true", "userinfo.token.claim": "true",
+                                "introspection.token.claim": "true"}},
+                ],
+            },
+        })
     return out

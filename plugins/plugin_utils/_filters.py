@@ -8,8 +8,8 @@ from ansible.errors import AnsibleFilterError
 
 
 def wrap(name, func, errors):
-    """Filter ``name`` calling ``func``; ``errors`` (and bad input shapes) name the plugin."""
-    caught = tuple(errors) + (TypeError, AttributeError, KeyError)
+    """Filter ``name`` calling ``func``; ``errors`` (the expected ones) name the plugin, anything else is a bug."""
+    caught = (*errors,)
 
     def filter_(*args, **kwargs):
         try:

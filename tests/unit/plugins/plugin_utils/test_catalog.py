@@ -4,11 +4,15 @@ import copy
 import re
 
 import pytest
+from ansible.errors import AnsibleFilterError
 
+from ansible_collections.pivoine.kompose.plugins.filter.catalog import FilterModule
 from ansible_collections.pivoine.kompose.plugins.plugin_utils import _catalog as c
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wrap
 
 CATALOG = {
     "postgres": {"stack": "core", "container": "core-postgres", "port": 5432, "secrets": {"superuser": {}}},
+    "redis": {"stack": "core", "container": "core-redis", "port": 6379},
     "mqtt": {"stack": "core", "container": "core-mqtt", "mqtt": {"user": "healthcheck", "subscribe": ["$SYS/broker/uptime"]}},
     "system": {"stack": "core", "mqtt": {"publish": ["kompose/system/#"]}},
     "linkwarden": {
@@ -18,20 +22,27 @@ CATALOG = {
     "letterpress": {"stack": "news", "container": "news_backend", "host": "news", "postgres": {"database": "letterspace"},
                     "redis": {"keys": ["news:*"], "channels": ["news:*"]}},
 }
-IMAGES = {"postgres": "postgres:16", "mqtt": "eclipse-mosquitto:2", "linkwarden": "ghcr.io/linkwarden/linkwarden:v2.9",
+IMAGES = {"postgres": "postgres:16", "redis": "redis:7", "mqtt": "eclipse-mosquitto:2", "linkwarden": "ghcr.io/linkwarden/linkwarden:v2.9",
           "letterpress": "registry.example.org:5000/team/letterpress@sha256:" + "a" * 64}
 KNOWN = ["core", "link", "news"]
+REGISTRY = [{"name": "core", "requires": []}, {"name": "link", "requires": ["core"]}, {"name": "news", "requires": ["core"]}]
 
 
 def resolve(**kwargs):
-    args = dict(catalog=CATALOG, stacks=["core"], domain="pivoine.art", images=IMAGES, known_stacks=KNOWN)
+    args = dict(catalog=CATALOG, stacks=["core"], domain="pivoine.art", images=IMAGES, registry=REGISTRY)
     args.update(kwargs)
     return c.resolve(**args)
 
 
+def error(**kwargs):
+    with pytest.raises(c.CatalogError) as exc:
+        resolve(**kwargs)
+    return str(exc.value)
+
+
 def test_only_enabled_stacks_and_derived_fields():
     out = resolve(stacks=["core", "link"])
-    assert sorted(out) == ["linkwarden", "mqtt", "postgres", "system"]
+    assert sorted(out) == ["linkwarden", "mqtt", "postgres", "redis", "system"]
     assert out["linkwarden"]["fqdn"] == "links.pivoine.art"
     assert out["linkwarden"]["image"] == IMAGES["linkwarden"]
     assert out["linkwarden"]["name"] == "linkwarden"
@@ -40,8 +51,8 @@ def test_only_enabled_stacks_and_derived_fields():
 
 def test_disabled_service_is_left_out():
     out = resolve(stacks=["core", "link"], overrides={"linkwarden": {"enabled": False}, "postgres": {"enabled": False}},
-                  images={"mqtt": IMAGES["mqtt"]})
-    assert sorted(out) == ["mqtt", "system"]  # no image needed for what is disabled
+                  images={"mqtt": IMAGES["mqtt"], "redis": IMAGES["redis"]})
+    assert sorted(out) == ["mqtt", "redis", "system"]  # no image needed for what is disabled
 
 
 def test_input_catalog_is_not_mutated():
@@ -52,11 +63,11 @@ def test_input_catalog_is_not_mutated():
 
 def test_overrides_merge_deeply_and_add_services():
     out = resolve(stacks=["core", "link"], overrides={
-        "linkwarden": {"host": "id.example.org", "postgres": {"extensions": ["pg_trgm"]}},
+        "linkwarden": {"host": "id.example.org", "postgres": {"extensions": ["pg_trgm", "uuid-ossp"]}},
         "grocy": {"stack": "link", "container": "grocy", "image": "lscr.io/linuxserver/grocy:4", "host": "food"},
     })
     assert out["linkwarden"]["fqdn"] == "id.example.org"
-    assert out["linkwarden"]["postgres"] == {"database": "linkwarden", "extensions": ["pg_trgm"]}
+    assert out["linkwarden"]["postgres"] == {"database": "linkwarden", "extensions": ["pg_trgm", "uuid-ossp"]}
     assert out["grocy"]["fqdn"] == "food.pivoine.art"
     assert out["grocy"]["image"] == "lscr.io/linuxserver/grocy:4"
 
@@ -83,7 +94,7 @@ def test_overrides_merge_deeply_and_add_services():
     (dict(images={}), "kompose_images.postgres: no image for service 'postgres' (stack core)"),
     (dict(images=dict(IMAGES, postgres="Postgres:16")), "kompose_images.postgres: 'Postgres:16' is not a valid image reference"),
     (dict(images=dict(IMAGES, postgres="postgres:16 --privileged")), "is not a valid image reference"),
-    (dict(stacks=["link"], middlewares=["sso-secure-limited"]),
+    (dict(stacks=["core", "link"], middlewares=["sso-secure-limited"]),
      "kompose_services.linkwarden.middleware: 'sso-secure' is not a defined middleware (sso-secure-limited)"),
 ])
 def test_validation_names_variable_and_value(kwargs, message):
@@ -99,11 +110,213 @@ def test_valid_images(image):
     assert resolve(images=dict(IMAGES, postgres=image))["postgres"]["image"] == image
 
 
+# --- the stack registry ---------------------------------------------------------------------------
+
+def test_registry_names_the_known_stacks_in_its_order():
+    registry = [{"name": "news", "requires": ["core"]}, {"name": "core"}, {"name": "link", "requires": None}]
+    assert error(registry=registry, stacks=["media"]) == "kompose_stacks: 'media' is not a known stack (news, core, link)"
+    assert sorted(resolve(registry=registry, stacks=["link", "core"])) == ["linkwarden", "mqtt", "postgres", "redis", "system"]
+
+
+def test_without_a_registry_the_catalogs_stacks_are_known_and_need_nothing():
+    assert error(registry=None, stacks=["media"]) == "kompose_stacks: 'media' is not a known stack (core, link, news)"
+    overrides = {"linkwarden": {"postgres": None, "redis": None, "mqtt": None}}
+    assert sorted(resolve(registry=None, stacks=["link"], overrides=overrides)) == ["linkwarden"]
+
+
+@pytest.mark.parametrize("stacks,message", [
+    (["link"], "kompose_stacks: stack 'link' needs 'core', which is not enabled"),
+    (["news", "link"], "kompose_stacks: stack 'news' needs 'core', which is not enabled"),
+])
+def test_a_stack_needs_the_stacks_it_requires(stacks, message):
+    assert error(stacks=stacks) == message
+
+
+@pytest.mark.parametrize("registry,message", [
+    ("core", "stack registry: expected a list of {name, requires}, got 'core'"),
+    (["core"], "stack registry: 'core' is not a mapping with a name and a list of required stacks"),
+    ([{"name": "core", "requires": "x"}], "stack registry: {'name': 'core', 'requires': 'x'} is not a mapping with a name and a list of required stacks"),
+    ([{"name": "core"}, {"name": "core"}], "stack registry: stack 'core' is listed twice"),
+    ([{"name": "core", "requires": ["base"]}], "stack registry: stack 'core' requires 'base', which is not a known stack (core)"),
+])
+def test_malformed_registry(registry, message):
+    assert error(registry=registry) == message
+
+
+# --- every key a consumer uses ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"postgres": {"container": "x y"}}, "kompose_services.postgres.container: 'x y' is not a valid container name (letters, digits, _ . -)"),
+    ({"postgres": {"container": "-x"}}, "kompose_services.postgres.container: '-x' is not a valid container name (letters, digits, _ . -)"),
+    ({"postgres": {"container": "x" * 64}}, "kompose_services.postgres.container: '%s' is not a valid container name (letters, digits, _ . -)" % ("x" * 64)),
+    ({"postgres": {"container": 5}}, "kompose_services.postgres.container: 5 is not a valid container name (letters, digits, _ . -)"),
+    ({"postgres": {"description": ["x"]}}, "kompose_services.postgres.description: ['x'] is not a string"),
+    ({"postgres": {"smtp": "yes"}}, "kompose_services.postgres.smtp: 'yes' is not a boolean"),
+    ({"postgres": {"middleware": ["a"]}}, "kompose_services.postgres.middleware: ['a'] is not a middleware name"),
+    ({"postgres": "x"}, "kompose_services.postgres: expected a mapping, got 'x'"),
+    # postgres
+    ({"system": {"postgres": "yes"}}, "kompose_services.system.postgres: expected a mapping with database/owner/extensions/roles, got 'yes'"),
+    ({"system": {"postgres": {"db": "x"}}}, "kompose_services.system.postgres: unknown key(s) db (known: database, extensions, owner, roles)"),
+    ({"system": {"postgres": {"database": "Sys"}}},
+     "kompose_services.system.postgres.database: 'Sys' is not a valid PostgreSQL name (lower-case letters, digits, _; not starting with a digit; at most 63)"),
+    ({"system": {"postgres": {"owner": "a;drop"}}},
+     "kompose_services.system.postgres.owner: 'a;drop' is not a valid PostgreSQL name (lower-case letters, digits, _; not starting with a digit; at most 63)"),
+    ({"system": {"postgres": {"database": None, "owner": None}}},
+     "kompose_services.system.postgres.owner: None is not a valid PostgreSQL name (lower-case letters, digits, _; not starting with a digit; at most 63)"),
+    ({"system": {"postgres": {"owner": "pg_monitor"}}},
+     "kompose_services.system.postgres.owner: 'pg_monitor' is a reserved PostgreSQL role name (public, pg_*)"),
+    ({"system": {"postgres": {"database": "public"}}}, "kompose_services.system.postgres.owner: 'public' is a reserved PostgreSQL role name (public, pg_*)"),
+    ({"system": {"postgres": {"roles": "pg_monitor"}}}, "kompose_services.system.postgres.roles: expected a list, got 'pg_monitor'"),
+    ({"system": {"postgres": {"roles": ["pg monitor"]}}},
+     "kompose_services.system.postgres.roles: 'pg monitor' is not a valid PostgreSQL name "
+     "(lower-case letters, digits, _; not starting with a digit; at most 63)"),
+    ({"system": {"postgres": {"roles": ["system"]}}}, "kompose_services.system.postgres.roles: 'system' is the owner role itself"),
+    ({"system": {"postgres": {"extensions": ["pg_trgm;"]}}},
+     "kompose_services.system.postgres.extensions: 'pg_trgm;' is not a valid PostgreSQL extension name (lower-case letters, digits, _ -)"),
+    ({"system": {"postgres": {"database": None, "extensions": ["pg_trgm"]}}},
+     "kompose_services.system.postgres.extensions: ['pg_trgm'] needs a database (postgres.database is null: a login role only)"),
+    # redis
+    ({"system": {"redis": ["x"]}}, "kompose_services.system.redis: expected a mapping with user/keys/channels/commands, got ['x']"),
+    ({"system": {"redis": {"key": []}}}, "kompose_services.system.redis: unknown key(s) key (known: channels, commands, keys, user)"),
+    ({"system": {"redis": {"user": "default"}}},
+     "kompose_services.system.redis.user: 'default' is not a valid Redis user name (letters, digits, _ . -; not 'default')"),
+    ({"system": {"redis": {"user": "a b"}}},
+     "kompose_services.system.redis.user: 'a b' is not a valid Redis user name (letters, digits, _ . -; not 'default')"),
+    ({"system": {"redis": {"user": "x" * 65}}},
+     "kompose_services.system.redis.user: '%s' is not a valid Redis user name (letters, digits, _ . -; not 'default')" % ("x" * 65)),
+    ({"system": {"redis": {"keys": ["a b"]}}}, "kompose_services.system.redis.keys: 'a b' is not a Redis key pattern (non-empty, no whitespace)"),
+    ({"system": {"redis": {"keys": "system:*"}}}, "kompose_services.system.redis.keys: expected a list, got 'system:*'"),
+    ({"system": {"redis": {"channels": [""]}}}, "kompose_services.system.redis.channels: '' is not a Redis channel pattern (non-empty, no whitespace)"),
+    ({"system": {"redis": {"commands": ["+@all\non nopass"]}}},
+     "kompose_services.system.redis.commands: '+@all\\non nopass' is not a Redis command rule (non-empty, no whitespace)"),
+    ({"system": {"redis": {"commands": [3]}}}, "kompose_services.system.redis.commands: 3 is not a Redis command rule (non-empty, no whitespace)"),
+    # mqtt
+    ({"system": {"mqtt": "yes"}}, "kompose_services.system.mqtt: expected a mapping with user/publish/subscribe, got 'yes'"),
+    ({"system": {"mqtt": {"topics": []}}}, "kompose_services.system.mqtt: unknown key(s) topics (known: publish, subscribe, user)"),
+    ({"system": {"mqtt": {"user": "a:b"}}}, "kompose_services.system.mqtt.user: 'a:b' is not a valid MQTT user name (letters, digits, _ . -)"),
+    ({"system": {"mqtt": {"user": "a\nb"}}}, "kompose_services.system.mqtt.user: 'a\\nb' is not a valid MQTT user name (letters, digits, _ . -)"),
+    ({"system": {"mqtt": {"publish": "kompose/#"}}}, "kompose_services.system.mqtt.publish: expected a list of topic filters, got 'kompose/#'"),
+    # metrics
+    ({"system": {"metrics": True}}, "kompose_services.system.metrics: expected a mapping with target/path/scheme, got True"),
+    ({"system": {"metrics": {"port": 1}}}, "kompose_services.system.metrics: unknown key(s) port (known: path, scheme, target)"),
+    ({"system": {"metrics": {"target": "host"}}}, "kompose_services.system.metrics.target: 'host' is not host:port"),
+    ({"system": {"metrics": {"target": "host:70000"}}}, "kompose_services.system.metrics.target: 'host:70000' is not host:port"),
+    ({"system": {"metrics": {"path": "metrics"}}}, "kompose_services.system.metrics.path: 'metrics' is not an absolute URL path"),
+    ({"system": {"metrics": {"scheme": "ftp"}}}, "kompose_services.system.metrics.scheme: 'ftp' is neither http nor https"),
+    # oidc
+    ({"system": {"oidc": "yes"}}, "kompose_services.system.oidc: expected true, false or a mapping with client_id/secret/redirect_paths, got 'yes'"),
+    ({"system": {"oidc": {"client": "x"}}}, "kompose_services.system.oidc: unknown key(s) client (known: client_id, redirect_paths, secret)"),
+    ({"system": {"oidc": {"client_id": "a b"}}}, "kompose_services.system.oidc.client_id: 'a b' is not a valid OIDC client id (letters, digits, _ . -)"),
+    ({"system": {"oidc": {"secret": "Client"}}}, "kompose_services.system.oidc.secret: 'Client' is not a secret purpose (lower-case letters, digits, _)"),
+    ({"system": {"oidc": {"redirect_paths": "/cb"}}}, "kompose_services.system.oidc.redirect_paths: expected a list, got '/cb'"),
+    ({"system": {"oidc": {"redirect_paths": ["cb"]}}},
+     "kompose_services.system.oidc.redirect_paths: 'cb' is not an absolute path (starting with /, no whitespace)"),
+    # secrets
+    ({"system": {"secrets": ["token"]}}, "kompose_services.system.secrets: expected a mapping of purpose to null or {kind, length}, got ['token']"),
+    ({"system": {"secrets": {"api-token": {}}}}, "kompose_services.system.secrets: 'api-token' is not a secret purpose (lower-case letters, digits, _)"),
+    ({"system": {"secrets": {"token": "hex"}}}, "kompose_services.system.secrets.token: expected null or a mapping with kind/length, got 'hex'"),
+    ({"system": {"secrets": {"token": {"size": 1}}}}, "kompose_services.system.secrets.token: unknown key(s) size (known: kind, length)"),
+    ({"system": {"secrets": {"token": {"kind": "uuid"}}}}, "kompose_services.system.secrets.token.kind: 'uuid' is not one of base64, hex, password"),
+    ({"system": {"secrets": {"token": {"length": 8}}}}, "kompose_services.system.secrets.token.length: 8 is not a whole number from 16 to 1024"),
+    ({"system": {"secrets": {"token": {"length": True}}}}, "kompose_services.system.secrets.token.length: True is not a whole number from 16 to 1024"),
+])
+def test_entry_keys_are_validated(overrides, message):
+    assert error(overrides=overrides) == message
+
+
+def test_entry_checks_apply_to_disabled_services_too():
+    assert error(overrides={"linkwarden": {"container": "link app"}}) == (
+        "kompose_services.linkwarden.container: 'link app' is not a valid container name (letters, digits, _ . -)")
+    assert error(overrides={"postgres": {"enabled": False, "smtp": 1}}) == "kompose_services.postgres.smtp: 1 is not a boolean"
+
+
+def test_valid_keys_pass():
+    out = resolve(overrides={"system": {
+        "description": "x", "smtp": True, "secrets": {"token": None, "key": {"kind": "hex", "length": 16}},
+        "oidc": {"client_id": "Sys.tem-1", "secret": "token", "redirect_paths": ["/cb"]},
+        "metrics": {"target": "core-system:9100", "path": "/m", "scheme": "https"},
+        "redis": {"user": "sys.tem-1", "keys": ["~sys:*"], "channels": [], "commands": ["+get"]},
+        "postgres": {"database": None, "owner": "_sys", "roles": ["pg_monitor", "pg_read_all_stats"], "extensions": []},
+    }})
+    assert out["system"]["postgres"] == {"database": None, "owner": "_sys", "roles": ["pg_monitor", "pg_read_all_stats"], "extensions": []}
+
+
+# --- what the enabled services share ----------------------------------------------------------------
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"linkwarden": {"container": "core-postgres"}}, "kompose_services.postgres.container: 'core-postgres' is already the container of service linkwarden"),
+    ({"linkwarden": {"redis": {"user": "letterpress"}}},
+     "kompose_services.linkwarden.redis.user: 'letterpress' is already the Redis user of service letterpress"),
+    ({"letterpress": {"mqtt": {"user": "linkwarden"}}}, "kompose_services.linkwarden.mqtt.user: 'linkwarden' is already the MQTT user of service letterpress"),
+    ({"system": {"mqtt": {"user": "healthcheck"}}}, "kompose_services.system.mqtt.user: 'healthcheck' is already the MQTT user of service mqtt"),
+    ({"linkwarden": {"postgres": {"database": "letterspace", "owner": "lw"}}},
+     "kompose_services.linkwarden.postgres.database: 'letterspace' is already the PostgreSQL database of service letterpress"),
+    ({"linkwarden": {"postgres": {"owner": "letterspace"}}},
+     "kompose_services.linkwarden.postgres.owner: 'letterspace' is already the PostgreSQL owner of service letterpress"),
+    ({"system": {"postgres": {"database": None, "owner": "linkwarden"}}},
+     "kompose_services.system.postgres.owner: 'linkwarden' is already the PostgreSQL owner of service linkwarden"),
+])
+def test_enabled_services_do_not_share_names(overrides, message):
+    assert error(stacks=KNOWN, overrides=overrides) == message
+
+
+def test_disabled_services_may_share_names():
+    overrides = {"letterpress": {"enabled": False, "container": "link_app", "redis": {"user": "linkwarden"},
+                                 "postgres": {"database": "linkwarden"}}}
+    out = resolve(stacks=KNOWN, overrides=overrides)
+    assert "letterpress" not in out and out["linkwarden"]["container"] == "link_app"
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"postgres": {"enabled": False}},
+     "kompose_services.letterpress.postgres: needs the PostgreSQL server (service 'postgres' of the core stack), which is not enabled"),
+    ({"redis": {"enabled": False}}, "kompose_services.letterpress.redis: needs the Redis server (service 'redis' of the core stack), which is not enabled"),
+    ({"mqtt": {"enabled": False}}, "kompose_services.linkwarden.mqtt: needs the MQTT broker (service 'mqtt' of the core stack), which is not enabled"),
+])
+def test_services_need_the_core_servers(overrides, message):
+    assert error(stacks=KNOWN, overrides=overrides) == message
+
+
+def test_a_disabled_service_needs_no_server():
+    out = resolve(stacks=KNOWN, overrides={"redis": {"enabled": False}, "linkwarden": {"redis": None}, "letterpress": {"enabled": False}})
+    assert "redis" not in out and c.redis_users(out) == []
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"redis": {"secrets": {"admin": {}}}, "linkwarden": {"redis": {"user": "admin"}}},
+     "kompose_services.linkwarden.redis.user: 'admin' needs the secret 'redis-admin', which kompose_services.redis.secrets.admin already uses"),
+    ({"linkwarden": {"postgres": {"owner": "superuser"}}},
+     "kompose_services.linkwarden.postgres.owner: 'superuser' needs the secret 'postgres-superuser', "
+     "which kompose_services.postgres.secrets.superuser already uses"),
+    ({"linkwarden": {"mqtt": {"user": "Link"}}},
+     "kompose_services.linkwarden.mqtt.user: 'Link' needs the secret 'mqtt-Link', which is not a valid secret name (lower-case letters, digits, _ . -)"),
+])
+def test_secret_names_are_valid_and_unique(overrides, message):
+    assert error(stacks=["core", "link"], overrides=overrides) == message
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(catalog=["postgres"]), "service catalog: expected a mapping of service name to entry, got ['postgres']"),
+    (dict(catalog=dict(CATALOG, system="x")), "service catalog: entry 'system': expected a mapping, got 'x'"),
+    (dict(overrides={"system": "off"}), "kompose_services.system: expected a mapping, got 'off'"),
+    (dict(overrides={1: {"stack": "core"}}), "kompose_services.1: service name 1 must match ^[a-z][a-z0-9_]{0,62}$"),
+    (dict(images=["postgres:16"]), "kompose_images: expected a mapping of service name to image, got ['postgres:16']"),
+    (dict(middlewares="sso-secure"), "middlewares: expected a list of middleware names, got 'sso-secure'"),
+    (dict(stacks=[["core"]]), "kompose_stacks: ['core'] is not a known stack (core, link, news)"),
+])
+def test_bad_input_shapes_are_catalog_errors(kwargs, message):
+    assert error(**kwargs) == message
+
+
+# --- views -------------------------------------------------------------------------------------------
+
 def test_derived_views():
     out = resolve(stacks=KNOWN)
     assert c.postgres_databases(out) == [
-        {"service": "letterpress", "name": "letterspace", "owner": "letterspace", "extensions": [], "secret": "postgres-letterspace"},
-        {"service": "linkwarden", "name": "linkwarden", "owner": "linkwarden", "extensions": [], "secret": "postgres-linkwarden"},
+        {"service": "letterpress", "name": "letterspace", "owner": "letterspace", "extensions": [], "roles": [],
+         "secret": "postgres-letterspace"},
+        {"service": "linkwarden", "name": "linkwarden", "owner": "linkwarden", "extensions": [], "roles": [],
+         "secret": "postgres-linkwarden"},
     ]
     assert c.redis_users(out) == [
         {"service": "letterpress", "name": "letterpress", "keys": ["news:*"], "channels": ["news:*"],
@@ -126,14 +339,168 @@ def test_databases_for_the_module():
     out = resolve(stacks=KNOWN)
     secrets = {"postgres-letterspace": "s1", "postgres-linkwarden": "s2"}
     assert c.postgres_databases(out, secrets=secrets) == [
-        {"name": "letterspace", "owner": "letterspace", "extensions": [], "password": "s1"},
-        {"name": "linkwarden", "owner": "linkwarden", "extensions": [], "password": "s2"},
+        {"name": "letterspace", "owner": "letterspace", "extensions": [], "owner_roles": [], "password": "s1"},
+        {"name": "linkwarden", "owner": "linkwarden", "extensions": [], "owner_roles": [], "password": "s2"},
     ]
     with pytest.raises(c.CatalogError, match="secret 'postgres-linkwarden' of service 'linkwarden' is missing"):
         c.postgres_databases(out, secrets={"postgres-letterspace": "s1"})
+
+
+MONITOR = {"monitor": {"stack": "core", "container": "core-monitor", "image": "pe:1",
+                       "postgres": {"database": None, "roles": ["pg_monitor"]}, "secrets": {"token": {"kind": "hex"}}}}
+
+
+def test_login_only_postgres_entry_and_roles():
+    out = resolve(overrides=dict(MONITOR, system={"postgres": {"owner": "sys", "extensions": ["pg_trgm"], "roles": ["pg_read_all_data"]}}))
+    assert c.postgres_databases(out) == [
+        {"service": "monitor", "name": None, "owner": "monitor", "extensions": [], "roles": ["pg_monitor"], "secret": "postgres-monitor"},
+        {"service": "system", "name": "system", "owner": "sys", "extensions": ["pg_trgm"], "roles": ["pg_read_all_data"],
+         "secret": "postgres-sys"},
+    ]
+    assert c.postgres_databases(out, secrets={"postgres-monitor": "m", "postgres-sys": "s"}) == [
+        {"owner": "monitor", "extensions": [], "owner_roles": ["pg_monitor"], "password": "m"},
+        {"name": "system", "owner": "sys", "extensions": ["pg_trgm"], "owner_roles": ["pg_read_all_data"], "password": "s"},
+    ]
+    assert c.secret_specs(out) == [
+        {"name": "monitor-token", "kind": "hex"}, {"name": "postgres-superuser"}, {"name": "postgres-monitor"},
+        {"name": "postgres-sys"}, {"name": "mqtt-healthcheck"}, {"name": "mqtt-system"},
+    ]
+
+
+def test_login_only_owner_may_be_named():
+    out = resolve(overrides={"monitor": dict(MONITOR["monitor"], postgres={"database": None, "owner": "kompose_monitor"})})
+    assert [(db["name"], db["owner"], db["secret"]) for db in c.postgres_databases(out)] == [(None, "kompose_monitor", "postgres-kompose_monitor")]
+
+
+def test_secret_specs_name_each_secret_once():
+    shared = {"a": {"postgres": {"owner": "shared"}}, "b": {"postgres": {"owner": "shared", "database": None}}}
+    assert c.secret_specs(shared) == [{"name": "postgres-shared"}]
+
+
+ROUTED = {
+    "traefik": {"stack": "proxy", "container": "proxy_app", "image": "traefik:v3", "port": 8080, "host": "traefik", "middleware": "sso-internal-only"},
+    "oauth2_proxy": {"stack": "proxy", "container": "auth_oauth2_proxy", "image": "op:7", "port": 4180, "host": "sso", "middleware": "rate-limit",
+                     "description": "OAuth2 Proxy", "oidc": {"client_id": "oauth2-proxy", "secret": "client", "redirect_paths": ["/oauth2/callback"]},
+                     "secrets": {"client": {}}},
+    "grafana": {"stack": "proxy", "container": "watch_grafana", "image": "grafana:12", "port": 3000, "host": "grafana", "oidc": True},
+    "portless": {"stack": "proxy", "container": "portless", "image": "x:1", "host": "portless"},
+    "hostless": {"stack": "proxy", "container": "hostless", "image": "x:1", "port": 80, "oidc": {"redirect_paths": ["/a", "/b"]}},
+    "external": {"stack": "proxy", "container": "ext", "image": "x:1", "port": 80, "host": "files.example.org", "middleware": "sso-secure",
+                 "oidc": False},
+    "internal_only": {"stack": "proxy", "host": "dash"},
+}
+
+
+def routed(**overrides):
+    return c.resolve(ROUTED, ["proxy"], "pivoine.art", overrides=overrides)
+
+
+def test_routes():
+    assert c.routes(routed(), "security-headers", ["sso-secure", "sso-internal-only"], {"traefik": "api@internal", "internal_only": "x@file"}) == [
+        {"name": "external", "fqdn": "files.example.org", "middleware": "sso-secure", "sso": True, "service": "external", "url": "http://ext:80"},
+        {"name": "grafana", "fqdn": "grafana.pivoine.art", "middleware": "security-headers", "sso": False, "service": "grafana",
+         "url": "http://watch_grafana:3000"},
+        {"name": "internal_only", "fqdn": "dash.pivoine.art", "middleware": "security-headers", "sso": False, "service": "x@file", "url": ""},
+        {"name": "oauth2_proxy", "fqdn": "sso.pivoine.art", "middleware": "rate-limit", "sso": False, "service": "oauth2_proxy",
+         "url": "http://auth_oauth2_proxy:4180"},
+        {"name": "traefik", "fqdn": "traefik.pivoine.art", "middleware": "sso-internal-only", "sso": True, "service": "api@internal", "url": ""},
+    ]
+    assert c.routes(routed(), "compression", [], {}) == [
+        {"name": name, "fqdn": fqdn, "middleware": middleware, "sso": False, "service": name, "url": url}
+        for name, fqdn, middleware, url in [
+            ("external", "files.example.org", "sso-secure", "http://ext:80"),
+            ("grafana", "grafana.pivoine.art", "compression", "http://watch_grafana:3000"),
+            ("oauth2_proxy", "sso.pivoine.art", "rate-limit", "http://auth_oauth2_proxy:4180"),
+            ("traefik", "traefik.pivoine.art", "sso-internal-only", "http://proxy_app:8080"),
+        ]]
+
+
+@pytest.mark.parametrize("args,message", [
+    (("", [], {}), "default_middleware: '' is not a middleware name"),
+    (("compression", "sso-secure", {}), "sso_middlewares: expected a list of middleware names, got 'sso-secure'"),
+    (("compression", [], ["traefik"]), "internal_services: expected a mapping of service name to Traefik service, got ['traefik']"),
+])
+def test_routes_arguments(args, message):
+    with pytest.raises(c.CatalogError) as exc:
+        c.routes({}, *args)
+    assert str(exc.value) == message
+
+
+def _mappers(client_id):
+    return [
+        {"name": "audience", "protocol": "openid-connect", "protocolMapper": "oidc-audience-mapper", "consentRequired": False,
+         "config": {"included.client.audience": client_id, "id.token.claim": "true", "access.token.claim": "true",
+                    "introspection.token.claim": "true"}},
+        {"name": "groups", "protocol": "openid-connect", "protocolMapper": "oidc-group-membership-mapper", "consentRequired": False,
+         "config": {"claim.name": "groups", "full.path": "false", "id.token.claim": "true", "access.token.claim": "true",
+                    "userinfo.token.claim": "true", "introspection.token.claim": "true"}},
+    ]
+
+
+def _client(client_id, name, base, redirects):
+    return {
+        "clientId": client_id, "name": name, "enabled": True, "protocol": "openid-connect", "publicClient": False,
+        "clientAuthenticatorType": "client-secret", "standardFlowEnabled": True, "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False, "serviceAccountsEnabled": False, "rootUrl": base, "baseUrl": base + "/",
+        "redirectUris": redirects, "webOrigins": [base], "attributes": {"post.logout.redirect.uris": base + "/*"},
+        "protocolMappers": _mappers(client_id),
+    }
+
+
+def test_oidc_clients():
+    assert c.oidc_clients(routed(grafana={"description": ""})) == [
+        {"service": "grafana", "host": "grafana.pivoine.art", "secret_name": "grafana-oidc", "secret_path": "kompose_services.grafana.secrets.oidc",
+         "client": _client("grafana", "", "https://grafana.pivoine.art", ["https://grafana.pivoine.art/*"])},
+        # no host: the empty URLs the auth role's validation rejects
+        {"service": "hostless", "host": "", "secret_name": "hostless-oidc", "secret_path": "kompose_services.hostless.secrets.oidc",
+         "client": _client("hostless", "hostless", "https://", ["https:///a", "https:///b"])},
+        {"service": "oauth2_proxy", "host": "sso.pivoine.art", "secret_name": "oauth2_proxy-client",
+         "secret_path": "kompose_services.oauth2_proxy.secrets.client",
+         "client": _client("oauth2-proxy", "OAuth2 Proxy", "https://sso.pivoine.art", ["https://sso.pivoine.art/oauth2/callback"])},
+    ]
+
+
+def test_oidc_client_id_defaults_to_the_service_name_with_dashes():
+    clients = c.oidc_clients(routed(internal_only={"oidc": True, "description": "Dash"}, grafana={"oidc": {}}))
+    assert [(client["service"], client["client"]["clientId"], client["client"]["name"]) for client in clients] == [
+        ("hostless", "hostless", "hostless"), ("internal_only", "internal-only", "Dash"), ("oauth2_proxy", "oauth2-proxy", "OAuth2 Proxy")]
+
+
+@pytest.mark.parametrize("view", [c.secret_specs, c.postgres_databases, c.redis_users, c.mqtt_users, c.oidc_clients])
+def test_views_want_the_resolved_catalog(view):
+    with pytest.raises(c.CatalogError) as exc:
+        view(["postgres"])
+    assert str(exc.value) == "expected the resolved catalog (a mapping of service name to entry), got list"
+
+
+def test_databases_want_a_mapping_of_secrets():
+    with pytest.raises(c.CatalogError) as exc:
+        c.postgres_databases({}, secrets=["postgres-x"])
+    assert str(exc.value) == "secrets: expected a mapping of secret name to value, got list"
 
 
 def test_disabled_stack_needs_no_secrets_or_users():
     out = resolve()
     assert c.postgres_databases(out) == [] and c.redis_users(out) == []
     assert [spec["name"] for spec in c.secret_specs(out)] == ["postgres-superuser", "mqtt-healthcheck", "mqtt-system"]
+
+
+# --- the filters ---------------------------------------------------------------------------------------
+
+FILTERS = FilterModule().filters()
+
+
+def test_new_filters_are_wired_and_name_the_plugin():
+    resolved = routed()
+    assert FILTERS["catalog_routes"](resolved, "compression", [], {"traefik": "api@internal"})[-1]["service"] == "api@internal"
+    assert [client["service"] for client in FILTERS["catalog_oidc_clients"](resolved)] == ["grafana", "hostless", "oauth2_proxy"]
+    with pytest.raises(AnsibleFilterError) as exc:
+        FILTERS["catalog"](CATALOG, stacks=["link"], domain="pivoine.art", images=IMAGES, registry=REGISTRY)
+    assert str(exc.value) == "pivoine.kompose.catalog: kompose_stacks: stack 'link' needs 'core', which is not enabled"
+
+
+def test_wrap_lets_bugs_through():
+    def buggy():
+        return {}["missing"]
+    with pytest.raises(KeyError):
+        wrap("buggy", buggy, [c.CatalogError])()

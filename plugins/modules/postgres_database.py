@@ -20,6 +20,10 @@ description:
     sent as a verifier, never in clear text.
   - Encoding, collation and template only apply at creation; an existing database whose encoding or collation
     differs from the requested one is an error, never a silent drop and re-create.
+  - O(owner_roles) makes the owner a member of predefined or group roles such as C(pg_monitor); memberships not
+    listed are left alone.
+  - An entry of O(databases) without O(databases[].name) ensures only the login role O(databases[].owner) (least
+    privileged, as an owner) with its password and O(databases[].owner_roles), for example a monitoring login.
 extends_documentation_fragment:
   - pivoine.kompose.postgres
   - pivoine.kompose.attributes
@@ -31,8 +35,9 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Shows O(name)'s existence, owner, extensions, connection limit, C(PUBLIC) access and whether the password
-        changes (never the password itself).
+      - Shows O(name)'s existence, owner, extensions, connection limit, C(PUBLIC) access, the owner's role
+        memberships (O(owner_roles)) and whether the password changes (never the password itself).
+      - For an entry of O(databases) without name, the role's existence, memberships and password change.
   idempotent:
     support: full
 options:
@@ -89,20 +94,39 @@ options:
       - Template database at creation. Defaults to V(template0) when O(encoding), O(lc_collate) or O(lc_ctype)
         is set, else the server's default (V(template1)).
     type: str
+  owner_roles:
+    description:
+      - Roles O(owner) is made a member of (C(GRANT role TO owner)) when it is not yet, for example V(pg_monitor)
+        for a monitoring login.
+      - Memberships not listed are left alone (never revoked), so removing a role from the list does not revoke it.
+      - Each role must exist, and must not have C(SUPERUSER), C(CREATEROLE), C(CREATEDB), C(REPLICATION) or
+        C(BYPASSRLS), which the owner could use through C(SET ROLE); the module refuses such roles.
+      - Ignored with O(state=absent).
+    type: list
+    elements: str
+    default: []
   databases:
     description:
       - Several databases in one module call (one connection, one result), instead of O(name).
       - Each entry takes the per-database options above; an option an entry leaves out takes the value of the
         top-level option of the same name (so top-level O(update_password) or O(state) act as defaults).
+      - An entry without O(databases[].name) manages no database, only the login role O(databases[].owner)
+        (created when missing; C(LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE) as for owners), its
+        O(databases[].password) and its O(databases[].owner_roles); O(databases[].state=absent) drops that role.
+        Such an entry must not set the database options (O(databases[].extensions), O(databases[].conn_limit),
+        O(databases[].encoding), O(databases[].lc_collate), O(databases[].lc_ctype), O(databases[].template),
+        O(databases[].drop_owner)).
     type: list
     elements: dict
     suboptions:
       name:
-        description: Name of the database.
+        description:
+          - Name of the database.
+          - When omitted, the entry ensures only the login role O(databases[].owner), which is then required.
         type: str
-        required: true
       owner:
-        description: See O(owner).
+        description:
+          - See O(owner). Required when O(databases[].name) is omitted.
         type: str
       password:
         description: See O(password).
@@ -137,11 +161,17 @@ options:
       template:
         description: See O(template).
         type: str
+      owner_roles:
+        description: See O(owner_roles).
+        type: list
+        elements: str
 notes:
   - Works with PostgreSQL 13 to 17.
   - O(state=absent) fails while clients are connected to the database, and when the owner still owns objects
     elsewhere; the module never forces either.
   - The module refuses to manage the role it is logged in as (O(login_user)).
+  - O(owner_roles) needs a O(login_user) allowed to grant the roles (a superuser, or on PostgreSQL 16 and later a
+    role with C(ADMIN OPTION) on them).
 seealso:
   - module: pivoine.kompose.redis_acl
 author:
@@ -176,6 +206,18 @@ EXAMPLES = r"""
       - name: vaultwarden
         password: "{{ vaultwarden_db_password }}"
     update_password: on_create
+    login_host: 127.0.0.1
+    login_password: "{{ postgres_superuser_password }}"
+
+- name: A service database whose owner may read the statistics views, and a monitoring login
+  pivoine.kompose.postgres_database:
+    databases:
+      - name: umami
+        password: "{{ umami_db_password }}"
+        owner_roles: [pg_read_all_stats]
+      - owner: postgres_exporter
+        password: "{{ postgres_exporter_password }}"
+        owner_roles: [pg_monitor]
     login_host: 127.0.0.1
     login_password: "{{ postgres_superuser_password }}"
 
@@ -240,6 +282,13 @@ database:
       description: Whether PUBLIC may connect.
       type: bool
       sample: false
+    owner_roles:
+      description:
+        - Roles the owner is directly a member of, all of them (not only those of O(owner_roles)), sorted;
+          null when not read (O(state=absent)).
+      type: list
+      elements: str
+      sample: [pg_monitor]
     password:
       description: V(changed) or V(unchanged); never the password.
       type: str
@@ -251,7 +300,10 @@ databases:
   elements: dict
   contains:
     name:
-      description: Name of the database.
+      description: Name of the database; null for an entry without name (a login role only).
+      type: str
+    owner:
+      description: The owner login role.
       type: str
     changed:
       description: Whether this database (or its owner) changed.
@@ -261,23 +313,50 @@ databases:
       type: list
       elements: str
     database:
-      description: Same as RV(database), for this entry.
+      description: Same as RV(database), for this entry. Only for an entry with a name.
       type: dict
+    role:
+      description: For an entry without name, the login role after the run (predicted in check mode).
+      type: dict
+      contains:
+        name:
+          description: Name of the role (O(databases[].owner)).
+          type: str
+        exists:
+          description: Whether the role exists.
+          type: bool
+        owner_roles:
+          description: Roles it is directly a member of, sorted; null with O(databases[].state=absent).
+          type: list
+          elements: str
+        password:
+          description: V(changed) or V(unchanged); never the password.
+          type: str
   sample:
     - name: keycloak
+      owner: keycloak
       changed: false
       queries: []
       database: {name: keycloak, exists: true, owner: keycloak}
+    - name: null
+      owner: postgres_exporter
+      changed: true
+      queries:
+        - CREATE ROLE "postgres_exporter" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '********'
+        - GRANT "pg_monitor" TO "postgres_exporter"
+      role: {name: postgres_exporter, exists: true, owner_roles: [pg_monitor], password: changed}
 diff:
   description:
-    - Before and after state (C(exists), C(owner), C(extensions), C(conn_limit), C(public_connect), C(password)),
-      a list of such pairs with O(databases). Returned in diff mode.
+    - Before and after state (C(exists), C(owner), C(extensions), C(conn_limit), C(public_connect), C(owner_roles),
+      C(password)), a list of such pairs with O(databases). For an entry without name, C(exists), C(owner_roles)
+      and C(password) of the role. Returned in diff mode.
   returned: when diff mode is enabled
   type: raw
   sample:
-    before: {exists: false, owner: null, extensions: [], conn_limit: null, public_connect: false, password: unchanged}
+    before: {exists: false, owner: null, extensions: [], conn_limit: null, public_connect: false, owner_roles: [],
+             password: unchanged}
     after: {exists: true, owner: linkwarden, extensions: [plpgsql], conn_limit: -1, public_connect: false,
-            password: changed}
+            owner_roles: [], password: changed}
 """
 
 import re
@@ -298,7 +377,12 @@ from ansible_collections.pivoine.kompose.plugins.module_utils._postgres import (
 )
 
 PER_DB_OPTIONS = ('name', 'owner', 'password', 'update_password', 'state', 'drop_owner', 'extensions',
-                  'conn_limit', 'encoding', 'lc_collate', 'lc_ctype', 'template')
+                  'conn_limit', 'encoding', 'lc_collate', 'lc_ctype', 'template', 'owner_roles')
+# Options of a database; an entry of databases without name (only a login role) must not set them.
+DB_ONLY_OPTIONS = ('drop_owner', 'extensions', 'conn_limit', 'encoding', 'lc_collate', 'lc_ctype', 'template')
+# Role attributes a member could use through SET ROLE: owners are made members of none of them.
+ELEVATED_ATTRIBUTES = (('rolsuper', 'SUPERUSER'), ('rolcreaterole', 'CREATEROLE'), ('rolcreatedb', 'CREATEDB'),
+                       ('rolreplication', 'REPLICATION'), ('rolbypassrls', 'BYPASSRLS'))
 
 ROLE_COLUMNS = 'rolsuper, rolcreaterole, rolcreatedb, rolcanlogin'
 DB_QUERY = (
@@ -306,6 +390,15 @@ DB_QUERY = (
     " datconnlimit, has_database_privilege('public', oid, 'CONNECT'),"
     " has_database_privilege('public', oid, 'TEMPORARY'), has_database_privilege(datdba, oid, 'CONNECT')"
     " FROM pg_catalog.pg_database WHERE datname = %s"
+)
+MEMBERSHIP_QUERY = (
+    "SELECT ARRAY(SELECT DISTINCT g.rolname::text FROM pg_catalog.pg_auth_members m"
+    " JOIN pg_catalog.pg_roles g ON g.oid = m.roleid JOIN pg_catalog.pg_roles u ON u.oid = m.member"
+    " WHERE u.rolname = %s ORDER BY 1)"
+)
+GROUP_ROLE_QUERY = (
+    "SELECT rolname, " + ', '.join(column for column, dummy in ELEVATED_ATTRIBUTES) +
+    " FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)"
 )
 IN_DB_QUERY = (
     "SELECT ARRAY(SELECT extname::text FROM pg_catalog.pg_extension ORDER BY 1),"
@@ -330,6 +423,9 @@ class Database(object):
         self.p = params
         self.name = params['name']
         self.owner = params['owner'] or params['name']
+        # an entry without name ensures only the login role owner (and its owner_roles)
+        self.what = 'database %r' % self.name if self.name is not None else 'role %r' % self.owner
+        self.owner_roles = list(dict.fromkeys(params.get('owner_roles') or []))
         self.changed = False
         self.queries = []
         self.password_changed = False
@@ -358,7 +454,7 @@ class Database(object):
         try:
             conn.execute(real)
         except psycopg.Error as exc:
-            raise PlanError('Failed on database %r: %s: %s' % (self.name, shown, one_line(exc)))
+            raise PlanError('Failed on %s: %s: %s' % (self.what, shown, one_line(exc)))
 
     # -- reading ------------------------------------------------------------------------------
     def read_role(self):
@@ -372,6 +468,37 @@ class Database(object):
             return None
         return dict(zip(('super', 'createrole', 'createdb', 'login', 'password'), row))
 
+    def read_memberships(self):
+        """The roles owner is directly a member of (none when the role does not exist)."""
+        return list(self.server.conn.execute(MEMBERSHIP_QUERY, (self.owner,)).fetchone()[0])
+
+    def check_owner_roles(self):
+        """owner_roles must exist and must not carry attributes the owner could use through SET ROLE."""
+        if not self.owner_roles:
+            return
+        rows = self.server.conn.execute(GROUP_ROLE_QUERY, (self.owner_roles,)).fetchall()
+        found = dict((row[0], row[1:]) for row in rows)
+        errors = []
+        for role in self.owner_roles:
+            if role not in found:
+                errors.append('owner_roles: role %r does not exist (create it first, or remove it from owner_roles)'
+                              % role)
+                continue
+            elevated = [name for (dummy, name), value in zip(ELEVATED_ATTRIBUTES, found[role]) if value]
+            if elevated:
+                errors.append('owner_roles: role %r has %s; as its member, %r could use %s through SET ROLE, and owner '
+                              'roles are kept least privileged, so the module will not grant it'
+                              % (role, ', '.join(elevated), self.owner, 'them' if len(elevated) > 1 else 'it'))
+        if errors:
+            raise PlanError('; '.join(errors))
+
+    def ensure_owner_roles(self, memberships):
+        """GRANT each owner_roles entry owner is not a member of yet; other memberships are left alone."""
+        missing = [role for role in self.owner_roles if role not in memberships]
+        for role in missing:
+            self.run(self.server.conn, self.statement('GRANT {} TO {}', self.ident(role), self.ident(self.owner)))
+        return sorted(set(memberships) | set(missing))
+
     def read_db(self):
         row = self.server.conn.execute(DB_QUERY, (self.name,)).fetchone()
         if row is None:
@@ -381,12 +508,12 @@ class Database(object):
         return dict(zip(keys, row))
 
     # -- planning + applying ------------------------------------------------------------------
-    def state(self, db, extensions, exists=True):
+    def state(self, db, extensions, owner_roles, exists=True):
         return dict(
             name=self.name, exists=exists and db is not None,
             owner=db and db['owner'], encoding=db and db['encoding'], lc_collate=db and db['lc_collate'],
             lc_ctype=db and db['lc_ctype'], conn_limit=db and db['conn_limit'],
-            extensions=extensions, public_connect=bool(db and db['public_connect']),
+            extensions=extensions, public_connect=bool(db and db['public_connect']), owner_roles=owner_roles,
         )
 
     def check_settings(self, db):
@@ -424,9 +551,12 @@ class Database(object):
         role, db = self.read_role(), self.read_db()
         if db is not None:
             self.check_settings(db)
+        self.check_owner_roles()
+        memberships = self.read_memberships() if role is not None else []
         in_db = self.read_in_db() if db is not None else None
-        before = self.state(db, in_db[0] if in_db else [])
+        before = self.state(db, in_db[0] if in_db else [], memberships)
         self.ensure_role(role)
+        owner_roles = self.ensure_owner_roles(memberships)
         if db is None:
             parts = ['CREATE DATABASE {name} OWNER {owner}']
             args = dict(name=self.ident(self.name), owner=self.ident(self.owner))
@@ -456,8 +586,28 @@ class Database(object):
         extensions = self.ensure_in_db(in_db)
         if not self.changed:
             return before, dict(before)
-        after_db = before_db_or_new(db, p, self.owner) if self.server.check_mode else self.read_db()
-        return before, self.state(after_db, extensions)
+        if self.server.check_mode:
+            return before, self.state(before_db_or_new(db, p, self.owner), extensions, owner_roles)
+        return before, self.state(self.read_db(), extensions, self.read_memberships())
+
+    def ensure_role_present(self):
+        """An entry without name: only the login role owner, least privileged, and its owner_roles."""
+        role = self.read_role()
+        self.check_owner_roles()
+        memberships = self.read_memberships() if role is not None else []
+        before = dict(name=self.owner, exists=role is not None, owner_roles=memberships)
+        self.ensure_role(role)
+        owner_roles = self.ensure_owner_roles(memberships)
+        if self.changed and not self.server.check_mode:
+            owner_roles = self.read_memberships()
+        return before, dict(name=self.owner, exists=True, owner_roles=owner_roles)
+
+    def ensure_role_absent(self):
+        role = self.read_role()
+        if role is not None:
+            self.run(self.server.conn, self.statement('DROP ROLE {}', self.ident(self.owner)))
+        return (dict(name=self.owner, exists=role is not None, owner_roles=None),
+                dict(name=self.owner, exists=False, owner_roles=None))
 
     def read_in_db(self):
         with connect(self.server.module, dbname=self.name) as conn:
@@ -490,21 +640,27 @@ class Database(object):
         conn = self.server.conn
         db = self.read_db()
         role = self.read_role() if self.p['drop_owner'] else None
-        before = self.state(db, None)
+        before = self.state(db, None, None)
         if db is not None:
             self.run(conn, self.statement('DROP DATABASE {}', self.ident(self.name)))
         if role is not None:
             self.run(conn, self.statement('DROP ROLE {}', self.ident(self.owner)))
-        return before, self.state(None, None, exists=False)
+        return before, self.state(None, None, None, exists=False)
 
     def validate(self):
         p = self.p
-        errors = [check_identifier('name', self.name), p['owner'] and check_identifier('owner', self.owner),
+        if self.owner is None:
+            raise PlanError('an entry of databases without name needs owner (the login role to ensure)')
+        errors = [self.name is not None and check_identifier('name', self.name),
+                  p['owner'] and check_identifier('owner', self.owner),
                   p['template'] and check_identifier('template', p['template'])]
         errors += [check_identifier('extensions', e) for e in p['extensions'] or []]
+        errors += [check_identifier('owner_roles', r) for r in self.owner_roles]
+        if self.owner in self.owner_roles:
+            errors.append('owner_roles: %r is the owner itself; a role cannot be a member of itself' % self.owner)
         if p['conn_limit'] is not None and p['conn_limit'] < -1:
             errors.append('conn_limit=%d is invalid; use -1 (no limit) or a positive number' % p['conn_limit'])
-        if self.owner == self.server.user and (p['state'] == 'present' or p['drop_owner']):
+        if self.owner == self.server.user and (p['state'] == 'present' or p['drop_owner'] or self.name is None):
             errors.append('owner=%r is the role the module is logged in as (login_user); the module will not alter '
                           'or drop its own login role, choose another owner' % self.owner)
         errors = [e for e in errors if e]
@@ -513,14 +669,37 @@ class Database(object):
 
     def apply(self):
         self.validate()
-        before, after = self.ensure_present() if self.p['state'] == 'present' else self.ensure_absent()
+        present = self.p['state'] == 'present'
+        if self.name is None:
+            before, after = self.ensure_role_present() if present else self.ensure_role_absent()
+            diff_keys, header, kind = ('exists', 'owner_roles'), 'role %s' % self.owner, 'role'
+        else:
+            before, after = self.ensure_present() if present else self.ensure_absent()
+            diff_keys = ('exists', 'owner', 'extensions', 'conn_limit', 'public_connect', 'owner_roles')
+            header, kind = 'database %s' % self.name, 'database'
         after['password'] = 'changed' if self.password_changed else 'unchanged'
-        diff_keys = ('exists', 'owner', 'extensions', 'conn_limit', 'public_connect')
         diff = dict(before=dict((k, before[k]) for k in diff_keys), after=dict((k, after[k]) for k in diff_keys),
-                    before_header='database %s' % self.name, after_header='database %s' % self.name)
+                    before_header=header, after_header=header)
         diff['before']['password'] = 'unchanged'
         diff['after']['password'] = after['password']
-        return dict(name=self.name, changed=self.changed, queries=self.queries, database=after, diff=diff)
+        result = dict(name=self.name, owner=self.owner, changed=self.changed, queries=self.queries, diff=diff)
+        result[kind] = after
+        return result
+
+
+def merge_items(params):
+    """The entries of the call: each databases item over the top-level options (or the top-level options alone)."""
+    items = []
+    for index, item in enumerate(params['databases'] or [{}]):
+        if params['databases'] is not None and item.get('name') is None:
+            misplaced = [k for k in DB_ONLY_OPTIONS if item.get(k) is not None]
+            if misplaced:
+                raise PlanError('databases[%d]: %s only apply to a database, and this entry has no name (it ensures '
+                                'only the login role %r); remove %s or add name'
+                                % (index, ', '.join(misplaced), item.get('owner'), 'it' if len(misplaced) == 1
+                                   else 'them'))
+        items.append(dict((k, params[k] if item.get(k) is None else item[k]) for k in PER_DB_OPTIONS))
+    return items
 
 
 def before_db_or_new(db, p, owner):
@@ -567,16 +746,20 @@ def main():
         lc_collate=dict(type='str'),
         lc_ctype=dict(type='str'),
         template=dict(type='str'),
+        owner_roles=dict(type='list', elements='str', default=[]),
     )
+    # in an item, None means "take the top-level value"; an item without name ensures only its owner role
     item_options = dict((k, dict(v, default=None)) for k, v in db_options.items())
-    item_options['name'] = dict(type='str', required=True)
-    argument_spec = dict(db_options, databases=dict(type='list', elements='dict', options=item_options),
+    argument_spec = dict(db_options, databases=dict(type='list', elements='dict', options=item_options,
+                                                    required_one_of=[('name', 'owner')]),
                          **postgres_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('name', 'databases')], required_one_of=[('name', 'databases')])
     ensure_psycopg(module)
-    items = module.params['databases'] or [{}]
-    items = [dict((k, module.params[k] if item.get(k) is None else item[k]) for k in PER_DB_OPTIONS) for item in items]
+    try:
+        items = merge_items(module.params)
+    except PlanError as exc:
+        module.fail_json(msg=str(exc))
     server = Server(module)
     results = []
     try:
@@ -591,7 +774,7 @@ def main():
         result['database'] = results[0]['database']
         diff = results[0]['diff']
     else:
-        result['databases'] = [dict((k, r[k]) for k in ('name', 'changed', 'queries', 'database')) for r in results]
+        result['databases'] = [dict((k, v) for k, v in r.items() if k != 'diff') for r in results]
         diff = [r['diff'] for r in results]
     if module._diff:
         result['diff'] = diff

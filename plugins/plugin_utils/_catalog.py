@@ -418,24 +418,37 @@ def postgres_databases(catalog, secrets=None):
         if secrets is not None:
             if item["secret"] not in secrets:
                 raise CatalogError("secret %r of service %r is missing" % (item["secret"], name))
-            item = dict({"name": database} if database is not None else {}, owner=owner, extensions=item["extensions"],
-                        owner_roles=item["roles"], password=secrets[item["secret"]])
+            # a login role only has no database, so neither name nor extensions
+            item = dict({"name": database, "extensions": item["extensions"]} if database is not None else {},
+                        owner=owner, owner_roles=item["roles"], password=secrets[item["secret"]])
         out.append(item)
     return out
 
 
-def redis_users(catalog):
-    """One ACL user per service that uses Redis, limited to its own key patterns and channels."""
+def redis_users(catalog, secrets=None):
+    """One ACL user per service that uses Redis, limited to its own key patterns and channels.
+
+    With ``secrets`` (name -> value), returns entries ready for the ``redis_acl`` module's
+    ``users`` option: name, password, keys, channels, commands.
+    """
     out = []
     for name, entry in _entries(catalog):
         spec = entry.get("redis")
         if spec is not None:
             user = spec.get("user", name)
-            out.append({"service": name, "name": user,
-                        "keys": list(spec.get("keys", ["%s:*" % name])),
-                        "channels": list(spec.get("channels", [])),
-                        "commands": list(spec.get("commands", ["+@all", "-@dangerous"])),
-                        "secret": "redis-%s" % user})
+            item = {"service": name, "name": user,
+                    "keys": list(spec.get("keys", ["%s:*" % name])),
+                    "channels": list(spec.get("channels", [])),
+                    "commands": list(spec.get("commands", ["+@all", "-@dangerous"])),
+                    "secret": "redis-%s" % user}
+            if secrets is not None:
+                if not isinstance(secrets, Mapping):
+                    raise CatalogError("secrets: expected a mapping of secret name to value, got %s" % type(secrets).__name__)
+                if item["secret"] not in secrets:
+                    raise CatalogError("secret %r of service %r is missing" % (item["secret"], name))
+                item = {key: item[key] for key in ("name", "keys", "channels", "commands")}
+                item["password"] = secrets["redis-%s" % user]
+            out.append(item)
     return out
 
 

@@ -16,7 +16,8 @@ def test_catalog_filter_errors_name_the_plugin():
 
 
 def test_catalog_filters_are_wired():
-    resolved = catalog_filters["catalog"]({"system": {"stack": "core", "mqtt": {"publish": ["kompose/system/#"]}}},
+    resolved = catalog_filters["catalog"]({"mqtt": {"stack": "core"},
+                                           "system": {"stack": "core", "mqtt": {"publish": ["kompose/system/#"]}}},
                                           stacks=["core"], domain="kompose.test")
     assert catalog_filters["catalog_mqtt_users"](resolved)[0]["name"] == "system"
     assert catalog_filters["catalog_secrets"](resolved) == [{"name": "mqtt-system"}]

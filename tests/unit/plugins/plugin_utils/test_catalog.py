@@ -358,7 +358,7 @@ def test_login_only_postgres_entry_and_roles():
          "secret": "postgres-sys"},
     ]
     assert c.postgres_databases(out, secrets={"postgres-monitor": "m", "postgres-sys": "s"}) == [
-        {"owner": "monitor", "extensions": [], "owner_roles": ["pg_monitor"], "password": "m"},
+        {"owner": "monitor", "owner_roles": ["pg_monitor"], "password": "m"},
         {"name": "system", "owner": "sys", "extensions": ["pg_trgm"], "owner_roles": ["pg_read_all_data"], "password": "s"},
     ]
     assert c.secret_specs(out) == [
@@ -504,3 +504,14 @@ def test_wrap_lets_bugs_through():
         return {}["missing"]
     with pytest.raises(KeyError):
         wrap("buggy", buggy, [c.CatalogError])()
+
+
+def test_redis_users_ready_for_the_module_with_secrets():
+    catalog = {"a": {"redis": {}}, "b": {"redis": {"user": "bee", "keys": ["b:*"], "channels": ["b:*"]}}}
+    users = c.redis_users(catalog, secrets={"redis-a": "pa", "redis-bee": "pb"})
+    assert users == [
+        {"name": "a", "keys": ["a:*"], "channels": [], "commands": ["+@all", "-@dangerous"], "password": "pa"},
+        {"name": "bee", "keys": ["b:*"], "channels": ["b:*"], "commands": ["+@all", "-@dangerous"], "password": "pb"},
+    ]
+    with pytest.raises(c.CatalogError, match="secret 'redis-bee' of service 'b' is missing"):
+        c.redis_users(catalog, secrets={"redis-a": "pa"})

@@ -29,7 +29,7 @@ KNOWN = ["core", "link", "messaging", "track", "vault", "watch"]
 
 
 def resolve(stacks, overrides=None):
-    return _catalog.resolve(CATALOG, stacks, "pivoine.art", overrides=overrides, known_stacks=KNOWN)
+    return _catalog.resolve(CATALOG, stacks, "pivoine.art", overrides=overrides, registry=[{"name": s} for s in KNOWN])
 
 
 def jobs(catalog, **kwargs):

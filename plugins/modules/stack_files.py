@@ -13,7 +13,7 @@ description:
   - Ensures a set of directories and files with the given content, owner and mode, in one module
     execution, so that a stack costs one task however many files it has.
   - Writes only what differs, atomically, and reports per file what changed.
-  - Never follows a symbolic link, and never writes through one, below O(root): directories such as
+  - Never follows a symbolic link, and never writes through one, below O(root). Directories such as
     C(redis/acl/) are writable by containers, which could plant a link to a host file (say C(/etc/shadow))
     where the module keeps a file. Every path is checked with C(lstat) and opened with C(O_NOFOLLOW)
     (directories below O(root) component by component), owner and mode are set through the opened
@@ -38,7 +38,8 @@ attributes:
     support: full
     details:
       - Files marked O(files[].secret) show a masked diff.
-      - A replaced link or special file shows as C((symbolic link to <target>, replaced by a regular file)).
+      - A replaced link or special file shows in the diff as what it was, for example C(symbolic link to /etc/shadow),
+        replaced by a regular file.
   platform:
     platforms: posix
 options:
@@ -154,9 +155,9 @@ files:
       type: bool
     state:
       description:
-        - V(created), V(updated) (content), V(attributes) (owner or mode only), V(unchanged), or V(replaced):
-          a symbolic link or other non-regular file was in its place and was replaced by the regular file
-          (the link itself is replaced, its target is never touched).
+        - V(created), V(updated) (content), V(attributes) (owner or mode only), V(unchanged), or V(replaced)
+          (a symbolic link or other non-regular file was in its place and was replaced by the regular file;
+          the link itself is replaced, its target is never touched).
       type: str
       sample: updated
 changed_files:

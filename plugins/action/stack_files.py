@@ -76,9 +76,11 @@ class ActionModule(ActionBase):
             else:
                 specs.append(spec)
         for entry in files:
-            unknown = set(entry) - FILE_KEYS if isinstance(entry, dict) else {"(not a mapping)"}
-            if unknown or "path" not in entry:
-                raise AnsibleActionFail("stack_files: files entry %r: unknown key(s) %s or no path" % (entry.get("path") if isinstance(entry, dict) else entry, ", ".join(sorted(unknown))))
+            if not isinstance(entry, dict) or "path" not in entry:
+                raise AnsibleActionFail("stack_files: each files entry needs a path")
+            unknown = set(entry) - FILE_KEYS
+            if unknown:
+                raise AnsibleActionFail("stack_files: unknown key(s) %s in files entry %s" % (", ".join(sorted(unknown)), entry["path"]))
             specs.append(dict(entry))
         for spec in specs:
             if "_src" in spec:

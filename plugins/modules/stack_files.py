@@ -27,6 +27,13 @@ description:
   - Normally called through the action plugin of the same name, which renders the stack's Jinja2
     templates on the controller and passes their content here. Called directly, O(files[].content)
     is used as given.
+  - The action plugin takes three more options, never passed to the module - C(templates) (entries
+    C(src), C(dest), C(mode), C(owner), C(group), C(secret), C(force), C(recreate)), C(role) (render
+    C(src) from that role of the collection) and C(hash_key) (the key of the config digests) - and
+    stamps each service of the stack's C(compose.yaml) with the label
+    C(org.pivoine.kompose.config-hash), a digest of the managed files it mounts, except C(force=false)
+    files and files marked C(recreate=false). Compose then recreates exactly the services whose files
+    changed, on the next C(up) whenever it comes.
 author:
   - pivoine.kompose developers (@pivoine)
 extends_documentation_fragment:
@@ -166,12 +173,11 @@ changed_files:
   type: list
   elements: str
   sample: [/opt/kompose/core/redis/redis.conf]
-restart_services:
-  description: The services whose files changed, from the C(restarts) lists of the action's C(templates).
+config_hashes:
+  description: Service name to the digest of the files it mounts (the value of its C(org.pivoine.kompose.config-hash) label).
   returned: when called through the action plugin
-  type: list
-  elements: str
-  sample: [redis]
+  type: dict
+  sample: {redis: 8485b6e7dec7cd1d}
 stack_exists:
   description: Whether the stack's C(compose.yaml) (under O(root)) existed before this task.
   returned: when called through the action plugin

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Start `ansible-playbook site.yml ARGS...` and kill it (SIGKILL, the whole process group) as soon
+# as the core stack's `up` task has started, as an interrupted run would be. Prints the last task
+# the killed run reached. Usage: kill_during_up.sh <ansible-playbook> <site.yml> ARGS...
+set -euo pipefail
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+setsid "$@" >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  if grep -q 'TASK \[pivoine.kompose.kompose : Bring the core stack up' "$log"; then break; fi
+  if ! kill -0 "$pid" 2>/dev/null; then echo "the run ended before reaching the core stack's up" >&2; cat "$log" >&2; exit 1; fi
+  sleep 0.1
+done
+sleep 1
+kill -KILL -- "-$pid"
+wait "$pid" 2>/dev/null || true
+grep -oE 'TASK \[[^]]+\]' "$log" | tail -n 1

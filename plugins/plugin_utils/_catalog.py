@@ -40,8 +40,10 @@ TARGET_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?:[0-9]{1,5}$
 PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
-    "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc",
+    "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths",
 ))
+PATH_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+PREFIX_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 POSTGRES_KEYS = ("database", "owner", "extensions", "roles")
 REDIS_KEYS = ("user", "keys", "channels", "commands")
 MQTT_KEYS = ("user", "publish", "subscribe")
@@ -249,6 +251,27 @@ def _validate_entry(name, entry, known_stacks, middlewares):
     for key, check in (("metrics", _check_metrics), ("oidc", _check_oidc), ("secrets", _check_secrets)):
         if entry.get(key) is not None:
             check("%s.%s" % (where, key), entry[key])
+    if entry.get("paths") is not None:
+        _check_paths("%s.paths" % where, entry["paths"], middlewares)
+
+
+def _check_paths(where, paths, middlewares):
+    """Per-path access policy: [{name, prefixes, middleware}], each a router of its own on the host."""
+    if not isinstance(paths, list):
+        raise CatalogError("%s: expected a list of {name, prefixes, middleware}, got %r" % (where, paths))
+    names = set()
+    for index, path in enumerate(paths):
+        here = "%s[%d]" % (where, index)
+        if not isinstance(path, Mapping) or set(path) != {"name", "prefixes", "middleware"}:
+            raise CatalogError("%s: expected a mapping with exactly name, prefixes and middleware, got %r" % (here, path))
+        if not _matches(PATH_NAME_RE, path["name"]) or path["name"] in names:
+            raise CatalogError("%s.name: %r is not a unique path name (lower-case letters, digits, -)" % (here, path["name"]))
+        names.add(path["name"])
+        prefixes = path["prefixes"]
+        if not isinstance(prefixes, list) or not prefixes or not all(_matches(PREFIX_RE, p) for p in prefixes):
+            raise CatalogError("%s.prefixes: %r is not a non-empty list of URL path prefixes (starting with /)" % (here, prefixes))
+        if not isinstance(path["middleware"], str) or (middlewares is not None and path["middleware"] not in middlewares):
+            raise CatalogError("%s.middleware: %r is not a defined middleware (%s)" % (here, path["middleware"], ", ".join(sorted(middlewares or []))))
 
 
 def _stack_registry(catalog, registry):
@@ -466,12 +489,16 @@ def mqtt_users(catalog):
 
 
 def routes(catalog, default_middleware, sso_middlewares, internal_services):
-    """One Traefik route per enabled service with a host name and something to forward to, sorted by name.
+    """Traefik routes of the enabled services with a host name and something to forward to, sorted by name.
 
-    Each is {name, fqdn, middleware, sso, service, url}: ``middleware`` is the entry's or
-    ``default_middleware``; ``sso`` whether it is one of ``sso_middlewares``; a service named in
-    ``internal_services`` (service -> Traefik service, e.g. ``api@internal``) is served by Traefik itself
-    (``url`` empty), any other is forwarded to ``http://<container>:<port>``.
+    Each is {name, fqdn, prefixes, middleware, sso, oauth2, service, url}: ``middleware`` is the entry's
+    or ``default_middleware``; ``sso`` whether it is one of ``sso_middlewares``; ``oauth2`` marks the
+    one route per host that also gets OAuth2 Proxy's ``/oauth2/`` route (when any route of the host
+    uses SSO). A service named in ``internal_services`` (service -> Traefik service, e.g.
+    ``api@internal``) is served by Traefik itself (``url`` empty), any other is forwarded to
+    ``http://<container>:<port>``. Each entry of the service's ``paths`` is one more route,
+    ``<service>-<path name>``, for those path prefixes on the same host with its own middleware
+    (``prefixes`` is empty for the host's own route; path routes share its service, ``url`` empty).
     """
     if not isinstance(default_middleware, str) or not default_middleware:
         raise CatalogError("default_middleware: %r is not a middleware name" % (default_middleware,))
@@ -485,14 +512,26 @@ def routes(catalog, default_middleware, sso_middlewares, internal_services):
         if entry.get("fqdn") is None or not (internal or entry.get("container") is not None and entry.get("port") is not None):
             continue
         middleware = entry.get("middleware") or default_middleware
-        out.append({
+        service = internal_services[name] if internal else name
+        host_routes = [{
             "name": name,
             "fqdn": entry["fqdn"],
+            "prefixes": [],
             "middleware": middleware,
             "sso": middleware in sso_middlewares,
-            "service": internal_services[name] if internal else name,
+            "service": service,
             "url": "" if internal else "http://%s:%s" % (entry["container"], entry["port"]),
-        })
+        }]
+        for path in entry.get("paths") or []:
+            host_routes.append({"name": "%s-%s" % (name, path["name"]), "fqdn": entry["fqdn"], "prefixes": list(path["prefixes"]),
+                                "middleware": path["middleware"], "sso": path["middleware"] in sso_middlewares,
+                                "service": service, "url": ""})
+        for route in host_routes:
+            route["oauth2"] = False
+        sso_routes = [route for route in host_routes if route["sso"]]
+        if sso_routes:
+            sso_routes[0]["oauth2"] = True
+        out.extend(host_routes)
     return out
 
 

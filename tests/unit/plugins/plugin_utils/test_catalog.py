@@ -396,23 +396,56 @@ def routed(**overrides):
 
 
 def test_routes():
+    def route(name, fqdn, middleware, sso, service, url, prefixes=(), oauth2=None):
+        return {"name": name, "fqdn": fqdn, "prefixes": list(prefixes), "middleware": middleware, "sso": sso,
+                "oauth2": sso if oauth2 is None else oauth2, "service": service, "url": url}
+
     assert c.routes(routed(), "security-headers", ["sso-secure", "sso-internal-only"], {"traefik": "api@internal", "internal_only": "x@file"}) == [
-        {"name": "external", "fqdn": "files.example.org", "middleware": "sso-secure", "sso": True, "service": "external", "url": "http://ext:80"},
-        {"name": "grafana", "fqdn": "grafana.pivoine.art", "middleware": "security-headers", "sso": False, "service": "grafana",
-         "url": "http://watch_grafana:3000"},
-        {"name": "internal_only", "fqdn": "dash.pivoine.art", "middleware": "security-headers", "sso": False, "service": "x@file", "url": ""},
-        {"name": "oauth2_proxy", "fqdn": "sso.pivoine.art", "middleware": "rate-limit", "sso": False, "service": "oauth2_proxy",
-         "url": "http://auth_oauth2_proxy:4180"},
-        {"name": "traefik", "fqdn": "traefik.pivoine.art", "middleware": "sso-internal-only", "sso": True, "service": "api@internal", "url": ""},
+        route("external", "files.example.org", "sso-secure", True, "external", "http://ext:80"),
+        route("grafana", "grafana.pivoine.art", "security-headers", False, "grafana", "http://watch_grafana:3000"),
+        route("internal_only", "dash.pivoine.art", "security-headers", False, "x@file", ""),
+        route("oauth2_proxy", "sso.pivoine.art", "rate-limit", False, "oauth2_proxy", "http://auth_oauth2_proxy:4180"),
+        route("traefik", "traefik.pivoine.art", "sso-internal-only", True, "api@internal", ""),
     ]
     assert c.routes(routed(), "compression", [], {}) == [
-        {"name": name, "fqdn": fqdn, "middleware": middleware, "sso": False, "service": name, "url": url}
+        route(name, fqdn, middleware, False, name, url)
         for name, fqdn, middleware, url in [
             ("external", "files.example.org", "sso-secure", "http://ext:80"),
             ("grafana", "grafana.pivoine.art", "compression", "http://watch_grafana:3000"),
             ("oauth2_proxy", "sso.pivoine.art", "rate-limit", "http://auth_oauth2_proxy:4180"),
             ("traefik", "traefik.pivoine.art", "sso-internal-only", "http://proxy_app:8080"),
         ]]
+
+
+def test_path_routes_share_the_host_and_its_service():
+    paths = [{"name": "admin", "prefixes": ["/admin", "/realms/master"], "middleware": "sso-internal-only"},
+             {"name": "api", "prefixes": ["/api"], "middleware": "rate-limit"}]
+    catalog = routed(grafana={"middleware": "compression", "paths": paths})
+    out = [r for r in c.routes(catalog, "compression", ["sso-internal-only"], {}) if r["fqdn"] == "grafana.pivoine.art"]
+    assert out == [
+        {"name": "grafana", "fqdn": "grafana.pivoine.art", "prefixes": [], "middleware": "compression", "sso": False, "oauth2": False,
+         "service": "grafana", "url": "http://watch_grafana:3000"},
+        {"name": "grafana-admin", "fqdn": "grafana.pivoine.art", "prefixes": ["/admin", "/realms/master"], "middleware": "sso-internal-only",
+         "sso": True, "oauth2": True, "service": "grafana", "url": ""},
+        {"name": "grafana-api", "fqdn": "grafana.pivoine.art", "prefixes": ["/api"], "middleware": "rate-limit", "sso": False,
+         "oauth2": False, "service": "grafana", "url": ""},
+    ]
+
+
+@pytest.mark.parametrize("paths,message", [
+    ({"name": "a"}, r"kompose_services.grafana.paths: expected a list of \{name, prefixes, middleware\}"),
+    ([{"name": "a", "prefixes": ["/a"]}], r"paths\[0\]: expected a mapping with exactly name, prefixes and middleware"),
+    ([{"name": "Admin", "prefixes": ["/a"], "middleware": "compression"}], r"paths\[0\].name: 'Admin' is not a unique path name"),
+    ([{"name": "a", "prefixes": ["/a"], "middleware": "compression"}, {"name": "a", "prefixes": ["/b"], "middleware": "compression"}],
+     r"paths\[1\].name: 'a' is not a unique path name"),
+    ([{"name": "a", "prefixes": ["admin"], "middleware": "compression"}], r"paths\[0\].prefixes: \['admin'\] is not a non-empty list"),
+    ([{"name": "a", "prefixes": ["/a b"], "middleware": "compression"}], r"paths\[0\].prefixes"),
+    ([{"name": "a", "prefixes": ["/a"], "middleware": "open-door"}], r"paths\[0\].middleware: 'open-door' is not a defined middleware"),
+])
+def test_bad_paths_name_the_key(paths, message):
+    with pytest.raises(c.CatalogError, match=message):
+        c.resolve(ROUTED, ["proxy"], "pivoine.art", overrides={"grafana": {"paths": paths}},
+                  middlewares=["compression", "rate-limit", "sso-internal-only", "sso-secure"])
 
 
 @pytest.mark.parametrize("args,message", [

@@ -40,8 +40,15 @@ link:
 	mkdir -p .collections/ansible_collections/pivoine
 	ln -sfn ../../.. .collections/ansible_collections/pivoine/kompose
 
-## deploy: the single-machine lab from the embedded default inventory
+## deploy: the single-machine lab from the embedded default inventory. The marker says it is the
+## lab, so `make test` (which rebuilds the lab from scratch) may remove it; a deployment without
+## the marker is never touched by the tests.
+LAB_ROOT := /opt/kompose
 deploy: setup
+	mkdir -p $(LAB_ROOT)
+	@test -e $(LAB_ROOT)/.kompose-test-lab || [ -z "$$(ls -A $(LAB_ROOT))" ] || { \
+	  echo "$(LAB_ROOT) holds a deployment that is not the lab: refusing to deploy the lab over it" >&2; exit 1; }
+	echo 'Made by `make deploy` (the lab): `make test` may destroy and rebuild it.' > $(LAB_ROOT)/.kompose-test-lab
 	ansible-playbook site.yml
 
 ## test: the whole suite

@@ -8,7 +8,7 @@ trap 'rm -f "$log"' EXIT
 setsid "$@" >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
-  if grep -q 'TASK \[pivoine.kompose.kompose : Bring the core stack up' "$log"; then break; fi
+  if grep -q 'TASK \[pivoine.kompose.kompose : Bring the stack up, recreating what changed - core' "$log"; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then echo "the run ended before reaching the core stack's up" >&2; cat "$log" >&2; exit 1; fi
   sleep 0.1
 done

@@ -11,10 +11,9 @@ the password alone would let whoever holds the hash test a guess with one SHA-25
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 
-SALT_KEY_MIN_LEN = 16
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._salt import check_salt_key, keyed_salt
+
 
 # bcrypt's own base64 alphabet
 _STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -22,21 +21,9 @@ _BCRYPT = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _TO_BCRYPT = str.maketrans(_STD, _BCRYPT)
 
 
-def check_salt_key(salt_key):
-    """Raise ValueError (naming ``salt_key``, never its value) unless it is a usable key."""
-    if salt_key is None:
-        raise ValueError("salt_key is required (the per-site secret kompose-hash-key)")
-    if not isinstance(salt_key, str):
-        raise ValueError("salt_key must be a string, got %s" % type(salt_key).__name__)
-    if len(salt_key) < SALT_KEY_MIN_LEN:
-        raise ValueError("salt_key is too short: it needs at least %d characters" % SALT_KEY_MIN_LEN)
-
-
 def derived_salt(salt_key, password, context, rounds=12):
     """A bcrypt salt string ($2b$NN$ + 22 chars): HMAC-SHA256 of context and password under salt_key."""
-    check_salt_key(salt_key)
-    message = b"pivoine.kompose/bcrypt\0" + context.encode("utf-8") + b"\0" + password.encode("utf-8")
-    seed = hmac.new(salt_key.encode("utf-8"), message, hashlib.sha256).digest()[:16]
+    seed = keyed_salt(salt_key, "bcrypt", context, password, 16)
     encoded = base64.b64encode(seed).decode("ascii").rstrip("=").translate(_TO_BCRYPT)
     # 16 bytes give 22 characters; bcrypt only uses the top 4 bits of the last one
     encoded = encoded[:21] + _BCRYPT[_BCRYPT.index(encoded[21]) & 0x30]

@@ -15,26 +15,15 @@ import binascii
 import hashlib
 import hmac
 
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._salt import check_salt_key, keyed_salt
+
 ITERATIONS = 101  # mosquitto_passwd's default
 SALT_LEN = 12  # Mosquitto 2.0 accepts exactly 12 bytes
-SALT_KEY_MIN_LEN = 16
-
-
-def check_salt_key(salt_key):
-    """Raise ValueError (naming ``salt_key``, never its value) unless it is a usable key."""
-    if salt_key is None:
-        raise ValueError("salt_key is required (the per-site secret kompose-hash-key)")
-    if not isinstance(salt_key, str):
-        raise ValueError("salt_key must be a string, got %s" % type(salt_key).__name__)
-    if len(salt_key) < SALT_KEY_MIN_LEN:
-        raise ValueError("salt_key is too short: it needs at least %d characters" % SALT_KEY_MIN_LEN)
 
 
 def derived_salt(salt_key, username, password):
     """The 12-byte salt: HMAC-SHA256 of user and password under ``salt_key``, truncated."""
-    check_salt_key(salt_key)
-    message = b"pivoine.kompose/mosquitto\0" + username.encode("utf-8") + b"\0" + password.encode("utf-8")
-    return hmac.new(salt_key.encode("utf-8"), message, hashlib.sha256).digest()[:SALT_LEN]
+    return keyed_salt(salt_key, "mosquitto", username, password, SALT_LEN)
 
 
 def password_hash(password, username, salt_key=None, salt=None, iterations=ITERATIONS):

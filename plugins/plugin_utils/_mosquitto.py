@@ -15,7 +15,7 @@ import binascii
 import hashlib
 import hmac
 
-from ansible_collections.pivoine.kompose.plugins.plugin_utils._salt import check_salt_key, keyed_salt
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._salt import keyed_salt
 
 ITERATIONS = 101  # mosquitto_passwd's default
 SALT_LEN = 12  # Mosquitto 2.0 accepts exactly 12 bytes

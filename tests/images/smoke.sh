@@ -116,4 +116,11 @@ check "traefik: no error logged" bash -c "! docker logs klab-traefik 2>&1 | grep
 check "traefik: docker stop < 3 s" stop_time klab-traefik
 docker rm -f klab-traefik >/dev/null
 
+# --- images that carry their own smoke script (keycloak, oauth2-proxy, pebble) ---
+for script in "$(dirname "$0")"/*/smoke; do
+  [ -x "$script" ] || continue
+  echo "--- $(basename "$(dirname "$script")") ($script)"
+  if ! "$script"; then bad "$(basename "$(dirname "$script")"): its smoke script failed"; fi
+done
+
 if [ "$FAIL" = 0 ]; then echo "ALL OK"; else echo "SOME CHECKS FAILED"; exit 1; fi

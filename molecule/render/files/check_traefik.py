@@ -293,6 +293,9 @@ def run_real(proxy_dir, static, work):
                 mounts.append((os.path.join(local, name), "/" + name, "rw"))
         else:
             mounts.append((local, where, "rw"))
+    # the private ACME CA bundle, where compose.yaml mounts it (proxy_acme_ca_certificates)
+    if os.path.isfile(os.path.join(proxy_dir, "acme-ca.pem")):
+        mounts.append((os.path.join(proxy_dir, "acme-ca.pem"), "/etc/traefik/acme-ca.pem", "ro"))
     env_file = os.path.join(proxy_dir, "traefik.env")
     name = start("real", mounts, env_file if os.path.isfile(env_file) else None)
     try:

@@ -49,6 +49,7 @@ deploy: setup
 	@test -e $(LAB_ROOT)/.kompose-test-lab || [ -z "$$(ls -A $(LAB_ROOT))" ] || { \
 	  echo "$(LAB_ROOT) holds a deployment that is not the lab: refusing to deploy the lab over it" >&2; exit 1; }
 	echo 'Made by `make deploy` (the lab): `make test` may destroy and rebuild it.' > $(LAB_ROOT)/.kompose-test-lab
+	ansible-playbook tests/lab/acme.yml
 	ansible-playbook site.yml
 
 ## test: the whole suite

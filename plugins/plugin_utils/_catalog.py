@@ -35,7 +35,7 @@ USER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SQL_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 EXTENSION_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,62}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 TARGET_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?:[0-9]{1,5}$")
 PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
@@ -190,7 +190,7 @@ def _check_oidc(where, spec):
     if "client_id" in spec and not _matches(CLIENT_ID_RE, spec["client_id"]):
         raise CatalogError("%s.client_id: %r is not a valid OIDC client id (letters, digits, _ . -)" % (where, spec["client_id"]))
     if "secret" in spec and not _matches(PURPOSE_RE, spec["secret"]):
-        raise CatalogError("%s.secret: %r is not a secret purpose (lower-case letters, digits, _)" % (where, spec["secret"]))
+        raise CatalogError("%s.secret: %r is not a secret purpose (lower-case letters, digits, _ -)" % (where, spec["secret"]))
     if "redirect_paths" in spec:
         _check_list(where + ".redirect_paths", spec["redirect_paths"], lambda path: path.startswith("/") and _word(path),
                     "an absolute path (starting with /, no whitespace)")
@@ -201,7 +201,7 @@ def _check_secrets(where, secrets):
         raise CatalogError("%s: expected a mapping of purpose to null or {kind, length}, got %r" % (where, secrets))
     for purpose, spec in secrets.items():
         if not _matches(PURPOSE_RE, purpose):
-            raise CatalogError("%s: %r is not a secret purpose (lower-case letters, digits, _)" % (where, purpose))
+            raise CatalogError("%s: %r is not a secret purpose (lower-case letters, digits, _ -)" % (where, purpose))
         at = "%s.%s" % (where, purpose)
         if spec is None:
             continue

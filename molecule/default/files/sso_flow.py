@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Drive the lab's edge the way a browser does, through Traefik's published ports on 127.0.0.1.
 
 Usage: sso_flow.py DOMAIN CA_FILE SECRETS_DIR > report.json
@@ -48,7 +47,7 @@ def walk(session, target, method="GET", data=None, limit=15):
     """Follow redirects by hand; returns (final response, [(status, url, location)])."""
     hops = []
     response = session.request(method, target, data=data, allow_redirects=False, verify=CA_FILE, timeout=30)
-    for _ in range(limit):
+    for _hop in range(limit):
         location = response.headers.get("Location")
         hops.append((response.status_code, response.url, location))
         if response.status_code not in (301, 302, 303, 307, 308) or not location:
@@ -92,7 +91,7 @@ def main():
     out["anonymous"] = {"status": anonymous.status_code, "location": anonymous.headers.get("Location", "")}
 
     admin, out["admin_prometheus"] = login("lab-admin", url("prometheus"))
-    alerts, _ = walk(admin, url("alerts"))
+    alerts = walk(admin, url("alerts"))[0]
     out["admin_alerts"] = {"status": alerts.status_code, "url": alerts.url,
                            "title": (re.search(r"<title>([^<]*)</title>", alerts.text) or [None, ""])[1]}
     zipped = admin.get(url("prometheus", "/classic/graph"), headers={"Accept-Encoding": "gzip"}, verify=CA_FILE,
@@ -119,7 +118,7 @@ def main():
 
     # rate-limit on OAuth2 Proxy's own host: more than the burst at once
     codes = []
-    for _ in range(120):
+    for _attempt in range(120):
         codes.append(requests.get(url("sso", "/ping"), verify=CA_FILE, timeout=10).status_code)
     out["rate_limit"] = {"429": codes.count(429), "200": codes.count(200)}
 

@@ -3,12 +3,12 @@
 # Usage: tests/integration/run.sh [target ...]   (default: every target under targets/)
 #
 # 1. Host servers (servers.sh): installs Debian 12's postgresql and redis-server when missing,
-#    starts PostgreSQL 15 on 127.0.0.1:55432 and three Redis 7.0 (aclfile :56379, redis.conf
-#    :56380, neither :56381), and runs each target with ansible-playbook on localhost.
+#    starts PostgreSQL 15 on 127.0.0.1:25432 and three Redis 7.0 (aclfile :26379, redis.conf
+#    :26380, neither :26381), and runs each target with ansible-playbook on localhost.
 # 2. Newer servers in containers (servers.sh containers_start), after the targets passed on the
 #    host: builds kompose-lab/postgres:17 and kompose-lab/redis:8 from Debian 13 packages when
 #    needed (tests/images/build.sh, ~1 s when up to date, ~40 s cold), starts PostgreSQL 17 on
-#    127.0.0.1:55433 and three Redis 8.0 (aclfile :56382, redis.conf :56383, neither :56384) as
+#    127.0.0.1:25433 and three Redis 8.0 (aclfile :26382, redis.conf :26383, neither :26384) as
 #    containers kompose-it-*, and runs the same targets, unchanged, against them (~+35 s).
 #    KOMPOSE_IT_CONTAINERS=0 skips this step (no Docker).
 # Every server and container is stopped and removed on exit.

@@ -6,7 +6,7 @@ NET=klab-smoke-net; T="$(mktemp -d)"; FAIL=0
 ok()   { printf 'ok   %s\n' "$*"; }
 bad()  { printf 'FAIL %s\n' "$*"; FAIL=1; }
 check() { local d="$1"; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else bad "$d"; fi; }
-cleanup() { docker rm -f klab-pg klab-redis klab-mqtt klab-prom klab-am klab-ne klab-pe klab-re klab-bb klab-traefik >/dev/null 2>&1; docker network rm $NET >/dev/null 2>&1; rm -rf "$T"; }
+cleanup() { docker rm -fv klab-pg klab-redis klab-mqtt klab-prom klab-am klab-ne klab-pe klab-re klab-bb klab-traefik >/dev/null 2>&1; docker network rm $NET >/dev/null 2>&1; rm -rf "$T"; }
 trap cleanup EXIT
 cleanup; T="$(mktemp -d)"; chmod 755 "$T"
 docker network create $NET >/dev/null
@@ -38,7 +38,7 @@ check "postgres: pg_dump on PATH" docker exec klab-pg pg_dump -U app -d appdb -s
 check "postgres: docker stop < 3 s" stop_time klab-pg
 docker start klab-pg >/dev/null
 check "postgres: restart keeps data, no re-init" wait_for bash -c "docker logs klab-pg 2>&1 | grep -q 'Skipping initialization'"
-docker rm -f klab-pg >/dev/null
+docker rm -fv klab-pg >/dev/null
 
 # --- redis ---
 mkdir -p "$T/redis"; printf 'port 6379\nappendonly no\nuser default on >redispw ~* &* +@all\n' >"$T/redis/redis.conf"
@@ -52,7 +52,7 @@ check "redis: exporter scrapes it (REDIS_ADDR/REDIS_PASSWORD)" bash -c "
   for i in \$(seq 20); do docker run --rm --network $NET kompose-lab/redis:7 bash -c 'exec 3<>/dev/tcp/klab-re/9121; printf \"GET /metrics HTTP/1.0\r\n\r\n\" >&3; cat <&3' 2>/dev/null | grep -q '^redis_up 1' && exit 0; sleep 0.5; done; exit 1"
 check "redis-exporter: docker stop < 3 s" stop_time klab-re
 check "redis: docker stop < 3 s" stop_time klab-redis
-docker rm -f klab-redis klab-re >/dev/null
+docker rm -fv klab-redis klab-re >/dev/null
 
 # --- mosquitto ---
 mkdir -p "$T/mqtt"; printf 'listener 1883\nallow_anonymous true\npersistence true\npersistence_location /mosquitto/data/\n' >"$T/mqtt/mosquitto.conf"
@@ -63,7 +63,7 @@ check "mosquitto: pub/sub from another container" wait_for bash -c "
   sleep 0.5 && docker exec klab-mqtt cat /tmp/got | grep -qx hello"
 check "mosquitto: drops privileges to mosquitto (uid 1883)" bash -c "docker exec klab-mqtt sh -c 'stat -c %u /proc/\$(pidof mosquitto)' | grep -qx 1883"
 check "mosquitto: docker stop < 3 s" stop_time klab-mqtt
-docker rm -f klab-mqtt >/dev/null
+docker rm -fv klab-mqtt >/dev/null
 
 # --- prometheus / alertmanager ---
 check "prometheus --version" docker run --rm kompose-lab/prometheus:2 --version
@@ -114,7 +114,7 @@ check "traefik: file-provider routers on :80 and :443 (default certificate), fro
 check "traefik: CA certificates installed" docker exec klab-traefik test -s /etc/ssl/certs/ca-certificates.crt
 check "traefik: no error logged" bash -c "! docker logs klab-traefik 2>&1 | grep -E ' (ERR|FTL) |\"level\":\"error\"'"
 check "traefik: docker stop < 3 s" stop_time klab-traefik
-docker rm -f klab-traefik >/dev/null
+docker rm -fv klab-traefik >/dev/null
 
 # --- images that carry their own smoke script (keycloak, oauth2-proxy, pebble) ---
 for script in "$(dirname "$0")"/*/smoke; do

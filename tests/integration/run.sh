@@ -35,6 +35,7 @@ with_containers=${KOMPOSE_IT_CONTAINERS:-1}
 cleanup() {
   servers_stop
   if [ "$with_containers" != 0 ]; then containers_stop; fi
+  rm -rf "$KOMPOSE_TEST_DIR"  # a test run leaves nothing behind
 }
 servers_install
 trap cleanup EXIT

@@ -171,6 +171,6 @@ EOF
 }
 
 containers_stop() {
-  docker rm -f "${_kompose_it_containers[@]}" >/dev/null 2>&1
+  docker rm -fv "${_kompose_it_containers[@]}" >/dev/null 2>&1
   return 0
 }

@@ -18,10 +18,12 @@ description:
 options:
   _terms:
     description:
-      - Secrets, each a name or a mapping with C(name), C(kind) (V(password), V(hex), V(base64))
+      - Secrets, each a name or a mapping with C(name), C(kind) (V(password), V(hex), V(base64), V(issued))
         and C(length). Lists are flattened.
       - V(password) is C(length) characters from C([A-Za-z0-9]); V(hex) and V(base64) encode
         C(length) random bytes.
+      - Kind V(issued) is a secret a service issues itself (a Gotify application token) - read when its
+        file exists, never generated, and left out of the result while it does not.
     required: true
     type: list
     elements: raw
@@ -78,7 +80,9 @@ class LookupModule(LookupBase):
         try:
             for spec in _flatten(terms):
                 name = normalise_spec(spec)[0]
-                values[name] = read_or_create(directory, spec, persist=persist)
+                value = read_or_create(directory, spec, persist=persist)
+                if value is not None:
+                    values[name] = value
         except (SecretError, OSError) as exc:
             raise AnsibleLookupError("pivoine.kompose.secret: %s" % exc) from None
         return [values]

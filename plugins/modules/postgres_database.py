@@ -105,6 +105,18 @@ options:
     type: list
     elements: str
     default: []
+  readers:
+    description:
+      - Login roles given read-only access to the database - C(CONNECT) on it, C(USAGE) on its schema
+        C(public), C(SELECT) on every table there, and C(SELECT) on the tables O(owner) creates later
+        (C(ALTER DEFAULT PRIVILEGES FOR ROLE owner)), so a metrics exporter can read an application's
+        tables before the application has created them.
+      - Each role must exist (ensure it earlier in the same O(databases) list, as an entry without name).
+        Privileges of roles not listed are left alone (never revoked).
+      - Ignored with O(state=absent).
+    type: list
+    elements: str
+    default: []
   databases:
     description:
       - Several databases in one module call (one connection, one result), instead of O(name).
@@ -163,6 +175,10 @@ options:
         type: str
       owner_roles:
         description: See O(owner_roles).
+        type: list
+        elements: str
+      readers:
+        description: See O(readers).
         type: list
         elements: str
 notes:
@@ -289,6 +305,13 @@ database:
       type: list
       elements: str
       sample: [pg_monitor]
+    readers:
+      description:
+        - The roles of O(readers) that have every read-only privilege on the database after the run (before it, in
+          the diff), sorted; empty with O(state=absent).
+      type: list
+      elements: str
+      sample: [link_metrics]
     password:
       description: V(changed) or V(unchanged); never the password.
       type: str
@@ -348,15 +371,15 @@ databases:
 diff:
   description:
     - Before and after state (C(exists), C(owner), C(extensions), C(conn_limit), C(public_connect), C(owner_roles),
-      C(password)), a list of such pairs with O(databases). For an entry without name, C(exists), C(owner_roles)
+      C(readers), C(password)), a list of such pairs with O(databases). For an entry without name, C(exists), C(owner_roles)
       and C(password) of the role. Returned in diff mode.
   returned: when diff mode is enabled
   type: raw
   sample:
     before: {exists: false, owner: null, extensions: [], conn_limit: null, public_connect: false, owner_roles: [],
-             password: unchanged}
+             readers: [], password: unchanged}
     after: {exists: true, owner: linkwarden, extensions: [plpgsql], conn_limit: -1, public_connect: false,
-            owner_roles: [], password: changed}
+            owner_roles: [], readers: [link_metrics], password: changed}
 """
 
 import re
@@ -377,9 +400,10 @@ from ansible_collections.pivoine.kompose.plugins.module_utils._postgres import (
 )
 
 PER_DB_OPTIONS = ('name', 'owner', 'password', 'update_password', 'state', 'drop_owner', 'extensions',
-                  'conn_limit', 'encoding', 'lc_collate', 'lc_ctype', 'template', 'owner_roles')
+                  'conn_limit', 'encoding', 'lc_collate', 'lc_ctype', 'template', 'owner_roles', 'readers')
 # Options of a database; an entry of databases without name (only a login role) must not set them.
-DB_ONLY_OPTIONS = ('drop_owner', 'extensions', 'conn_limit', 'encoding', 'lc_collate', 'lc_ctype', 'template')
+DB_ONLY_OPTIONS = ('drop_owner', 'extensions', 'conn_limit', 'encoding', 'lc_collate', 'lc_ctype', 'template',
+                   'readers')
 # Role attributes a member could use through SET ROLE: owners are made members of none of them.
 ELEVATED_ATTRIBUTES = (('rolsuper', 'SUPERUSER'), ('rolcreaterole', 'CREATEROLE'), ('rolcreatedb', 'CREATEDB'),
                        ('rolreplication', 'REPLICATION'), ('rolbypassrls', 'BYPASSRLS'))
@@ -399,6 +423,19 @@ MEMBERSHIP_QUERY = (
 GROUP_ROLE_QUERY = (
     "SELECT rolname, " + ', '.join(column for column, dummy in ELEVATED_ATTRIBUTES) +
     " FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)"
+)
+# Inside the database, per reader (a role that does not exist yet has what PUBLIC has): USAGE on schema public,
+# SELECT on every table there, SELECT on the owner's future tables.
+READERS_QUERY = (
+    "SELECT u.name, CASE WHEN r.oid IS NULL THEN has_schema_privilege('public', 'public', 'USAGE')"
+    "                    ELSE has_schema_privilege(r.oid, 'public', 'USAGE') END,"
+    " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_tables t WHERE t.schemaname = 'public' AND (r.oid IS NULL"
+    "             OR NOT has_table_privilege(r.oid, format('%%I.%%I', t.schemaname, t.tablename), 'SELECT'))),"
+    " r.oid IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_default_acl d"
+    "         JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a"
+    "         WHERE n.nspname = 'public' AND d.defaclobjtype = 'r' AND a.grantee = r.oid AND a.privilege_type = 'SELECT'"
+    "         AND d.defaclrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %(owner)s))"
+    " FROM unnest(%(readers)s::text[]) AS u(name) LEFT JOIN pg_catalog.pg_roles r ON r.rolname = u.name ORDER BY 1"
 )
 IN_DB_QUERY = (
     "SELECT ARRAY(SELECT extname::text FROM pg_catalog.pg_extension ORDER BY 1),"
@@ -426,6 +463,7 @@ class Database(object):
         # an entry without name ensures only the login role owner (and its owner_roles)
         self.what = 'database %r' % self.name if self.name is not None else 'role %r' % self.owner
         self.owner_roles = list(dict.fromkeys(params.get('owner_roles') or []))
+        self.readers = list(dict.fromkeys(params.get('readers') or []))
         self.changed = False
         self.queries = []
         self.password_changed = False
@@ -508,12 +546,13 @@ class Database(object):
         return dict(zip(keys, row))
 
     # -- planning + applying ------------------------------------------------------------------
-    def state(self, db, extensions, owner_roles, exists=True):
+    def state(self, db, extensions, owner_roles, exists=True, readers=None):
         return dict(
             name=self.name, exists=exists and db is not None,
             owner=db and db['owner'], encoding=db and db['encoding'], lc_collate=db and db['lc_collate'],
             lc_ctype=db and db['lc_ctype'], conn_limit=db and db['conn_limit'],
             extensions=extensions, public_connect=bool(db and db['public_connect']), owner_roles=owner_roles,
+            readers=readers or [],
         )
 
     def check_settings(self, db):
@@ -533,6 +572,7 @@ class Database(object):
             self.run(self.server.conn, self.statement(
                 'CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE' + tail,
                 self.ident(self.owner), secret=self.server.verifier(password, self.owner) if password else None))
+            self.server.created_roles.add(self.owner)
             self.password_changed = password is not None
             return
         if role['super'] or role['createrole'] or role['createdb'] or not role['login']:
@@ -552,9 +592,10 @@ class Database(object):
         if db is not None:
             self.check_settings(db)
         self.check_owner_roles()
+        self.check_readers()
         memberships = self.read_memberships() if role is not None else []
         in_db = self.read_in_db() if db is not None else None
-        before = self.state(db, in_db[0] if in_db else [], memberships)
+        before = self.state(db, in_db[0] if in_db else [], memberships, readers=in_db[2] if in_db else [])
         self.ensure_role(role)
         owner_roles = self.ensure_owner_roles(memberships)
         if db is None:
@@ -583,12 +624,14 @@ class Database(object):
             if not db['owner_connect']:
                 self.run(conn, self.statement('GRANT CONNECT ON DATABASE {} TO {}', self.ident(self.name),
                                               self.ident(self.owner)))
+        self.ensure_reader_connect(new=db is None)
         extensions = self.ensure_in_db(in_db)
+        readers = sorted(set(before['readers']) | set(self.readers))
         if not self.changed:
             return before, dict(before)
         if self.server.check_mode:
-            return before, self.state(before_db_or_new(db, p, self.owner), extensions, owner_roles)
-        return before, self.state(self.read_db(), extensions, self.read_memberships())
+            return before, self.state(before_db_or_new(db, p, self.owner), extensions, owner_roles, readers=readers)
+        return before, self.state(self.read_db(), extensions, self.read_memberships(), readers=readers)
 
     def ensure_role_present(self):
         """An entry without name: only the login role owner, least privileged, and its owner_roles."""
@@ -610,20 +653,41 @@ class Database(object):
                 dict(name=self.owner, exists=False, owner_roles=None))
 
     def read_in_db(self):
+        """(extensions, owner of schema public, readers that have every read privilege, readers' rows)."""
         with connect(self.server.module, dbname=self.name) as conn:
             extensions, schema_owner = conn.execute(IN_DB_QUERY).fetchone()
-        return list(extensions), schema_owner
+            rows = conn.execute(READERS_QUERY, dict(readers=self.readers, owner=self.owner)).fetchall() \
+                if self.readers else []
+        complete = [row[0] for row in rows if all(row[1:])]
+        return list(extensions), schema_owner, complete, dict((row[0], row[1:]) for row in rows)
+
+    def check_readers(self):
+        """Every reader must exist (in check mode it may be one this call creates first)."""
+        if not self.readers:
+            return
+        found = set(r[0] for r in self.server.conn.execute(
+            'SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)', (self.readers,)).fetchall())
+        missing = [r for r in self.readers if r not in found and r not in self.server.created_roles]
+        if missing:
+            raise PlanError('readers: role %s of database %r does not exist (ensure it first, as an entry of databases '
+                            'without name before this one)' % (', '.join(repr(r) for r in missing), self.name))
 
     def ensure_in_db(self, in_db):
-        """Extensions and public-schema ownership, inside the database itself (in_db: None if just created)."""
+        """Extensions, public-schema ownership and readers' privileges, inside the database itself (in_db: None
+        if just created)."""
         wanted = self.p['extensions'] or []
         if in_db is None and self.server.check_mode:
             installed, schema_owner = ['plpgsql'], (None if self.server.version >= 150000 else 'postgres')
+            # a new database: PUBLIC may use schema public, there are no tables yet
+            reader_rows = dict((reader, (True, True, False)) for reader in self.readers)
         else:
-            installed, schema_owner = in_db or self.read_in_db()
+            installed, schema_owner, dummy, reader_rows = in_db or self.read_in_db()
         missing = [e for e in wanted if e not in installed]
         need_schema = schema_owner not in (None, self.owner, 'pg_database_owner')
-        if not (missing or need_schema):
+        # (usage, select on existing tables, select by default) per reader; all False for a new database
+        grants = [(reader, reader_rows[reader]) for reader in self.readers]
+        grants = [(reader, have) for reader, have in grants if not all(have)]
+        if not (missing or need_schema or grants):
             return installed
         conn = None if self.server.check_mode else connect(self.server.module, dbname=self.name)
         try:
@@ -631,10 +695,28 @@ class Database(object):
                 self.run(conn, self.statement('CREATE EXTENSION IF NOT EXISTS {}', self.ident(extension)))
             if need_schema:
                 self.run(conn, self.statement('ALTER SCHEMA public OWNER TO {}', self.ident(self.owner)))
+            for reader, (usage, tables, default) in grants:
+                if not usage:
+                    self.run(conn, self.statement('GRANT USAGE ON SCHEMA public TO {}', self.ident(reader)))
+                if not tables:
+                    self.run(conn, self.statement('GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}', self.ident(reader)))
+                if not default:
+                    self.run(conn, self.statement('ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT ON '
+                                                  'TABLES TO {}', self.ident(self.owner), self.ident(reader)))
         finally:
             if conn is not None:
                 conn.close()
         return sorted(set(installed) | set(missing))
+
+    def ensure_reader_connect(self, new):
+        """CONNECT on the database for every reader that lacks it (from the maintenance connection)."""
+        for reader in self.readers:
+            row = None if new else self.server.conn.execute(
+                "SELECT has_database_privilege(r.oid, %s, 'CONNECT') FROM pg_catalog.pg_roles r WHERE r.rolname = %s",
+                (self.name, reader)).fetchone()
+            if not (row and row[0]):
+                self.run(self.server.conn, self.statement('GRANT CONNECT ON DATABASE {} TO {}', self.ident(self.name),
+                                                          self.ident(reader)))
 
     def ensure_absent(self):
         conn = self.server.conn
@@ -656,6 +738,9 @@ class Database(object):
                   p['template'] and check_identifier('template', p['template'])]
         errors += [check_identifier('extensions', e) for e in p['extensions'] or []]
         errors += [check_identifier('owner_roles', r) for r in self.owner_roles]
+        errors += [check_identifier('readers', r) for r in self.readers]
+        if self.owner in self.readers:
+            errors.append('readers: %r is the owner of database %r; an owner needs no read grant' % (self.owner, self.name))
         if self.owner in self.owner_roles:
             errors.append('owner_roles: %r is the owner itself; a role cannot be a member of itself' % self.owner)
         if p['conn_limit'] is not None and p['conn_limit'] < -1:
@@ -675,7 +760,7 @@ class Database(object):
             diff_keys, header, kind = ('exists', 'owner_roles'), 'role %s' % self.owner, 'role'
         else:
             before, after = self.ensure_present() if present else self.ensure_absent()
-            diff_keys = ('exists', 'owner', 'extensions', 'conn_limit', 'public_connect', 'owner_roles')
+            diff_keys = ('exists', 'owner', 'extensions', 'conn_limit', 'public_connect', 'owner_roles', 'readers')
             header, kind = 'database %s' % self.name, 'database'
         after['password'] = 'changed' if self.password_changed else 'unchanged'
         diff = dict(before=dict((k, before[k]) for k in diff_keys), after=dict((k, after[k]) for k in diff_keys),
@@ -717,6 +802,8 @@ class Server(object):
     def __init__(self, module):
         self.module = module
         self.check_mode = module.check_mode
+        # roles this call creates (in check mode they do not exist yet, but later entries may name them)
+        self.created_roles = set()
         self.conn = connect(module)
         self.user, self.superuser, self.version = self.conn.execute(
             "SELECT current_user, (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),"
@@ -747,6 +834,7 @@ def main():
         lc_ctype=dict(type='str'),
         template=dict(type='str'),
         owner_roles=dict(type='list', elements='str', default=[]),
+        readers=dict(type='list', elements='str', default=[]),
     )
     # in an item, None means "take the top-level value"; an item without name ensures only its owner role
     item_options = dict((k, dict(v, default=None)) for k, v in db_options.items())

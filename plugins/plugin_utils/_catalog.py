@@ -40,14 +40,16 @@ TARGET_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?:[0-9]{1,5}$
 PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
-    "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths",
+    "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths", "health",
+    "gotify",
 ))
 PATH_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 PREFIX_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
-POSTGRES_KEYS = ("database", "owner", "extensions", "roles")
+POSTGRES_KEYS = ("database", "owner", "extensions", "roles", "reads")
 REDIS_KEYS = ("user", "keys", "channels", "commands")
 MQTT_KEYS = ("user", "publish", "subscribe")
 METRICS_KEYS = ("target", "path", "scheme")
+HEALTH_KEYS = ("path", "port")
 OIDC_KEYS = ("client_id", "secret", "redirect_paths")
 SECRET_KEYS = ("kind", "length")
 # entry key -> (the service that provides it, what it is); every such service is in the core stack
@@ -141,6 +143,8 @@ def _check_postgres(name, where, spec):
         _check_list(where + ".roles", spec["roles"], SQL_NAME_RE.match, sql_name)
         if owner in spec["roles"]:
             raise CatalogError("%s.roles: %r is the owner role itself" % (where, owner))
+    if "reads" in spec:
+        _check_list(where + ".reads", spec["reads"], SERVICE_RE.match, "a service name")
     if "extensions" in spec:
         _check_list(where + ".extensions", spec["extensions"], EXTENSION_RE.match,
                     "a valid PostgreSQL extension name (lower-case letters, digits, _ -)")
@@ -181,6 +185,16 @@ def _check_metrics(where, spec):
         raise CatalogError("%s.path: %r is not an absolute URL path" % (where, spec["path"]))
     if "scheme" in spec and spec["scheme"] not in ("http", "https"):
         raise CatalogError("%s.scheme: %r is neither http nor https" % (where, spec["scheme"]))
+
+
+def _check_health(where, spec):
+    """{path, port}: the service's own health endpoint, probed over HTTP inside the network."""
+    _check_mapping(where, spec, HEALTH_KEYS)
+    if not _matches(PATH_RE, spec.get("path")):
+        raise CatalogError("%s.path: %r is not an absolute URL path" % (where, spec.get("path")))
+    port = spec.get("port")
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
+        raise CatalogError("%s.port: %r is not a TCP port" % (where, port))
 
 
 def _check_oidc(where, spec):
@@ -248,11 +262,14 @@ def _validate_entry(name, entry, known_stacks, middlewares):
     for key, check in (("postgres", _check_postgres), ("redis", _check_redis), ("mqtt", _check_mqtt)):
         if entry.get(key) is not None:
             check(name, "%s.%s" % (where, key), entry[key])
-    for key, check in (("metrics", _check_metrics), ("oidc", _check_oidc), ("secrets", _check_secrets)):
+    for key, check in (("metrics", _check_metrics), ("health", _check_health), ("oidc", _check_oidc), ("secrets", _check_secrets)):
         if entry.get(key) is not None:
             check("%s.%s" % (where, key), entry[key])
     if entry.get("paths") is not None:
         _check_paths("%s.paths" % where, entry["paths"], middlewares)
+    if entry.get("gotify") is not None:
+        _check_list(where + ".gotify", entry["gotify"], PATH_NAME_RE.match,
+                    "a Gotify application name (lower-case letters, digits, -)")
 
 
 def _check_paths(where, paths, middlewares):
@@ -306,6 +323,16 @@ def _check_enabled(resolved, entries):
                 stack = (entries.get(key) or {}).get("stack") or "core"
                 raise CatalogError("kompose_services.%s.%s: needs %s (service %r of the %s stack), which is not enabled"
                                    % (name, key, server, key, stack))
+    for name, entry in sorted(resolved.items()):
+        for read in (entry.get("postgres") or {}).get("reads", []):
+            target = resolved.get(read)
+            if target is None or target.get("postgres") is None or _postgres_names(read, target["postgres"])[0] is None:
+                raise CatalogError("kompose_services.%s.postgres.reads: %r is not an enabled service with a PostgreSQL "
+                                   "database" % (name, read))
+    for name, entry in sorted(resolved.items()):
+        if entry.get("gotify") and "gotify" not in resolved:
+            raise CatalogError("kompose_services.%s.gotify: needs Gotify (service 'gotify' of the messaging stack), "
+                               "which is not enabled" % name)
     claimed = {}
     for name, entry in sorted(resolved.items()):
         claims = []
@@ -320,6 +347,8 @@ def _check_enabled(resolved, entries):
             claims.append(("redis.user", entry["redis"].get("user", name), "the Redis user"))
         if entry.get("mqtt") is not None:
             claims.append(("mqtt.user", entry["mqtt"].get("user", name), "the MQTT user"))
+        for application in entry.get("gotify") or []:
+            claims.append(("gotify", application, "the Gotify application"))
         for key, value, what in claims:
             other = claimed.setdefault((key, value), name)
             if other != name:
@@ -424,12 +453,19 @@ def postgres_databases(catalog, secrets=None):
     """One database per service that uses PostgreSQL, owned by a login role of its own.
 
     ``database: null`` is a login role only (``name`` None). ``roles`` are roles the owner is made a member
-    of (e.g. ``pg_monitor``). With ``secrets`` (name -> value), returns entries ready for the
-    ``postgres_database`` module's ``databases`` option: name (absent for a login role only), owner,
-    extensions, owner_roles and the owner's password.
+    of (e.g. ``pg_monitor``); ``reads`` services whose databases the owner may read (each such database
+    lists it in ``readers``). Login roles only come first, so that the databases they read can name them.
+    With ``secrets`` (name -> value), returns entries ready for the ``postgres_database`` module's
+    ``databases`` option: name (absent for a login role only), owner, extensions, owner_roles, readers and
+    the owner's password.
     """
     if secrets is not None and not isinstance(secrets, Mapping):
         raise CatalogError("secrets: expected a mapping of secret name to value, got %s" % type(secrets).__name__)
+    readers = {}
+    for name, entry in _entries(catalog):
+        spec = entry.get("postgres")
+        for read in (spec or {}).get("reads", []):
+            readers.setdefault(read, []).append(_postgres_names(name, spec)[1])
     out = []
     for name, entry in _entries(catalog):
         spec = entry.get("postgres")
@@ -437,15 +473,17 @@ def postgres_databases(catalog, secrets=None):
             continue
         database, owner = _postgres_names(name, spec)
         item = {"service": name, "name": database, "owner": owner, "extensions": list(spec.get("extensions", [])),
-                "roles": list(spec.get("roles", [])), "secret": "postgres-%s" % owner}
+                "roles": list(spec.get("roles", [])), "readers": sorted(readers.get(name, [])),
+                "secret": "postgres-%s" % owner}
         if secrets is not None:
             if item["secret"] not in secrets:
                 raise CatalogError("secret %r of service %r is missing" % (item["secret"], name))
-            # a login role only has no database, so neither name nor extensions
-            item = dict({"name": database, "extensions": item["extensions"]} if database is not None else {},
+            # a login role only has no database, so neither name, extensions nor readers
+            item = dict({"name": database, "extensions": item["extensions"], "readers": item["readers"]}
+                        if database is not None else {},
                         owner=owner, owner_roles=item["roles"], password=secrets[item["secret"]])
         out.append(item)
-    return out
+    return sorted(out, key=lambda item: item.get("name") is not None)
 
 
 def redis_users(catalog, secrets=None):
@@ -533,6 +571,16 @@ def routes(catalog, default_middleware, sso_middlewares, internal_services):
             sso_routes[0]["oauth2"] = True
         out.extend(host_routes)
     return out
+
+
+def gotify_applications(catalog):
+    """The Gotify applications the enabled services post as, sorted by service: {service, name, secret}.
+
+    Gotify issues each token itself (the secret store keeps it as ``gotify-token-<name>``), so these are
+    not generated secrets.
+    """
+    return [{"service": name, "name": application, "secret": "gotify-token-%s" % application}
+            for name, entry in _entries(catalog) for application in entry.get("gotify") or []]
 
 
 def oidc_clients(catalog):

@@ -5,8 +5,9 @@
 Everything here reads the RESOLVED catalog (enabled services only, see ``_catalog.resolve``):
 
 * ``scrape_configs``: one job per service with a ``metrics`` entry (Prometheus itself, every exporter,
-  every application with a metrics endpoint), plus blackbox probes: HTTPS for every routed host and
-  TCP for internal services that nothing scrapes directly.
+  every application with a metrics endpoint), plus blackbox probes: HTTPS for every routed host, HTTP
+  of every service's own health endpoint (``health``) inside the network, and TCP for the other
+  internal services that nothing scrapes directly.
 * ``alert_rules``: the rule groups whose services are enabled, each rule with ``severity`` and
   ``category`` labels and summary/description annotations.
 * ``grafana_dashboards``: provisioned dashboards (JSON models) for what is enabled.
@@ -28,6 +29,7 @@ DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
 # Job names of the blackbox probes.
 JOB_HTTPS = "blackbox_https"
 JOB_TCP = "blackbox_tcp"
+JOB_HEALTH = "blackbox_health"
 
 
 class MonitoringError(ValueError):
@@ -78,7 +80,20 @@ def _probe_job(job, module, targets, prober, replacement="$1"):
     }
 
 
-def scrape_configs(catalog, prober="blackbox_exporter", routed=True, https_module="http_2xx", tcp_module="tcp_connect"):
+def _health_target(name, entry):
+    """http://<container>:<port><path> of a service's ``health`` entry (port: the entry's own by default)."""
+    spec = entry["health"]
+    where = "kompose_services.%s.health" % name
+    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not PATH_RE.match(spec["path"]):
+        raise MonitoringError("%s: expected {path, port} with an absolute URL path, got %r" % (where, spec))
+    port = spec.get("port", entry.get("port"))
+    if not entry.get("container") or not port:
+        raise MonitoringError("%s: service %r has no container and port to probe" % (where, name))
+    return "http://%s:%s%s" % (entry["container"], port, spec["path"])
+
+
+def scrape_configs(catalog, prober="blackbox_exporter", routed=True, https_module="http_2xx", tcp_module="tcp_connect",
+                   health_module="http_health"):
     """Prometheus ``scrape_configs`` for the resolved catalog.
 
     ``prober`` names the blackbox exporter's service; without it in the catalog there are no probes.
@@ -112,10 +127,14 @@ def scrape_configs(catalog, prober="blackbox_exporter", routed=True, https_modul
              for name, entry in sorted(catalog.items()) if routed and entry.get("fqdn")]
     if https:
         jobs.append(_probe_job(JOB_HTTPS, https_module, https, address, replacement="https://$1"))
-    # internal services (no route) that no job scrapes on their own socket already
+    health = [{"targets": [_health_target(name, entry)], "labels": _labels(name, entry)}
+              for name, entry in sorted(catalog.items()) if entry.get("health") is not None]
+    if health:
+        jobs.append(_probe_job(JOB_HEALTH, health_module, health, address))
+    # internal services (no route, no health endpoint) that no job scrapes on their own socket already
     tcp = [{"targets": ["%s:%s" % (entry["container"], entry["port"])], "labels": _labels(name, entry)}
            for name, entry in sorted(catalog.items())
-           if entry.get("container") and entry.get("port") and not entry.get("host")
+           if entry.get("container") and entry.get("port") and not entry.get("host") and entry.get("health") is None
            and "%s:%s" % (entry["container"], entry["port"]) not in scraped]
     if tcp:
         jobs.append(_probe_job(JOB_TCP, tcp_module, tcp, address))

@@ -25,6 +25,10 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 ALPHABET = string.ascii_letters + string.digits
 
 
+# A secret some service issues (e.g. a Gotify application token): read when stored, never generated.
+ISSUED = "issued"
+
+
 class SecretError(ValueError):
     pass
 
@@ -55,7 +59,7 @@ def normalise_spec(spec):
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SecretError("secret name %r must match %s (it becomes a file name)" % (name, NAME_RE.pattern))
     kind = spec.get("kind", "password")
-    if kind not in KINDS:
+    if kind not in KINDS and kind != ISSUED:
         raise SecretError("secret %r: kind %r is not one of %s" % (name, kind, ", ".join(sorted(KINDS))))
     return name, kind, spec.get("length")
 
@@ -67,7 +71,10 @@ def _ensure_dir(directory):
 
 
 def read_or_create(directory, spec, persist=True):
-    """Return the secret's value, generating and (when persist) storing it on first use."""
+    """Return the secret's value, generating and (when persist) storing it on first use.
+
+    An ``issued`` secret is only read: None when it is not stored (yet).
+    """
     name, kind, length = normalise_spec(spec)
     path = os.path.join(directory, name)
     if os.path.exists(path):
@@ -76,6 +83,8 @@ def read_or_create(directory, spec, persist=True):
         if not value:
             raise SecretError("secret file %s is empty: delete it to generate a new secret" % path)
         return value
+    if kind == ISSUED:
+        return None
     value = generate(kind, length)
     if not persist:
         return value

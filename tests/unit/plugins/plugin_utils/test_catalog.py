@@ -155,8 +155,8 @@ def test_malformed_registry(registry, message):
     ({"postgres": {"middleware": ["a"]}}, "kompose_services.postgres.middleware: ['a'] is not a middleware name"),
     ({"postgres": "x"}, "kompose_services.postgres: expected a mapping, got 'x'"),
     # postgres
-    ({"system": {"postgres": "yes"}}, "kompose_services.system.postgres: expected a mapping with database/owner/extensions/roles, got 'yes'"),
-    ({"system": {"postgres": {"db": "x"}}}, "kompose_services.system.postgres: unknown key(s) db (known: database, extensions, owner, roles)"),
+    ({"system": {"postgres": "yes"}}, "kompose_services.system.postgres: expected a mapping with database/owner/extensions/roles/reads, got 'yes'"),
+    ({"system": {"postgres": {"db": "x"}}}, "kompose_services.system.postgres: unknown key(s) db (known: database, extensions, owner, reads, roles)"),
     ({"system": {"postgres": {"database": "Sys"}}},
      "kompose_services.system.postgres.database: 'Sys' is not a valid PostgreSQL name (lower-case letters, digits, _; not starting with a digit; at most 63)"),
     ({"system": {"postgres": {"owner": "a;drop"}}},
@@ -314,9 +314,9 @@ def test_derived_views():
     out = resolve(stacks=KNOWN)
     assert c.postgres_databases(out) == [
         {"service": "letterpress", "name": "letterspace", "owner": "letterspace", "extensions": [], "roles": [],
-         "secret": "postgres-letterspace"},
+         "readers": [], "secret": "postgres-letterspace"},
         {"service": "linkwarden", "name": "linkwarden", "owner": "linkwarden", "extensions": [], "roles": [],
-         "secret": "postgres-linkwarden"},
+         "readers": [], "secret": "postgres-linkwarden"},
     ]
     assert c.redis_users(out) == [
         {"service": "letterpress", "name": "letterpress", "keys": ["news:*"], "channels": ["news:*"],
@@ -339,8 +339,8 @@ def test_databases_for_the_module():
     out = resolve(stacks=KNOWN)
     secrets = {"postgres-letterspace": "s1", "postgres-linkwarden": "s2"}
     assert c.postgres_databases(out, secrets=secrets) == [
-        {"name": "letterspace", "owner": "letterspace", "extensions": [], "owner_roles": [], "password": "s1"},
-        {"name": "linkwarden", "owner": "linkwarden", "extensions": [], "owner_roles": [], "password": "s2"},
+        {"name": "letterspace", "owner": "letterspace", "extensions": [], "readers": [], "owner_roles": [], "password": "s1"},
+        {"name": "linkwarden", "owner": "linkwarden", "extensions": [], "readers": [], "owner_roles": [], "password": "s2"},
     ]
     with pytest.raises(c.CatalogError, match="secret 'postgres-linkwarden' of service 'linkwarden' is missing"):
         c.postgres_databases(out, secrets={"postgres-letterspace": "s1"})
@@ -353,18 +353,59 @@ MONITOR = {"monitor": {"stack": "core", "container": "core-monitor", "image": "p
 def test_login_only_postgres_entry_and_roles():
     out = resolve(overrides=dict(MONITOR, system={"postgres": {"owner": "sys", "extensions": ["pg_trgm"], "roles": ["pg_read_all_data"]}}))
     assert c.postgres_databases(out) == [
-        {"service": "monitor", "name": None, "owner": "monitor", "extensions": [], "roles": ["pg_monitor"], "secret": "postgres-monitor"},
+        {"service": "monitor", "name": None, "owner": "monitor", "extensions": [], "roles": ["pg_monitor"], "readers": [],
+         "secret": "postgres-monitor"},
         {"service": "system", "name": "system", "owner": "sys", "extensions": ["pg_trgm"], "roles": ["pg_read_all_data"],
-         "secret": "postgres-sys"},
+         "readers": [], "secret": "postgres-sys"},
     ]
     assert c.postgres_databases(out, secrets={"postgres-monitor": "m", "postgres-sys": "s"}) == [
         {"owner": "monitor", "owner_roles": ["pg_monitor"], "password": "m"},
-        {"name": "system", "owner": "sys", "extensions": ["pg_trgm"], "owner_roles": ["pg_read_all_data"], "password": "s"},
+        {"name": "system", "owner": "sys", "extensions": ["pg_trgm"], "readers": [], "owner_roles": ["pg_read_all_data"],
+         "password": "s"},
     ]
     assert c.secret_specs(out) == [
         {"name": "monitor-token", "kind": "hex"}, {"name": "postgres-superuser"}, {"name": "postgres-monitor"},
         {"name": "postgres-sys"}, {"name": "mqtt-healthcheck"}, {"name": "mqtt-system"},
     ]
+
+
+def test_reads_make_a_read_only_login_of_another_database():
+    # the reader sorts after the database it reads, and still comes first: the module needs the role to exist
+    reader = {"zreader": {"stack": "core", "postgres": {"database": None, "reads": ["linkwarden"]}}}
+    out = resolve(stacks=KNOWN, overrides=reader)
+    dbs = c.postgres_databases(out, secrets={"postgres-letterspace": "s1", "postgres-linkwarden": "s2", "postgres-zreader": "r"})
+    assert dbs == [
+        {"owner": "zreader", "owner_roles": [], "password": "r"},
+        {"name": "letterspace", "owner": "letterspace", "extensions": [], "readers": [], "owner_roles": [], "password": "s1"},
+        {"name": "linkwarden", "owner": "linkwarden", "extensions": [], "readers": ["zreader"], "owner_roles": [], "password": "s2"},
+    ]
+
+
+@pytest.mark.parametrize("reads, message", [
+    (["nothing"], "kompose_services.zreader.postgres.reads: 'nothing' is not an enabled service with a PostgreSQL database"),
+    (["system"], "kompose_services.zreader.postgres.reads: 'system' is not an enabled service with a PostgreSQL database"),
+    ("linkwarden", "kompose_services.zreader.postgres.reads: expected a list"),
+])
+def test_reads_must_name_an_enabled_database(reads, message):
+    reader = {"zreader": {"stack": "core", "postgres": {"database": None, "reads": reads}}}
+    assert error(stacks=KNOWN, overrides=reader).startswith(message)
+
+
+def test_gotify_applications_need_gotify_and_unique_names():
+    bridge = {"bridge": {"stack": "core", "gotify": ["alerts", "security-alerts"]}}
+    with pytest.raises(c.CatalogError, match="kompose_services.bridge.gotify: needs Gotify"):
+        resolve(overrides=bridge)
+    gotify = {"gotify": {"stack": "core", "container": "g", "image": "g:3", "port": 80}}
+    out = resolve(overrides=dict(bridge, **gotify))
+    assert c.gotify_applications(out) == [
+        {"service": "bridge", "name": "alerts", "secret": "gotify-token-alerts"},
+        {"service": "bridge", "name": "security-alerts", "secret": "gotify-token-security-alerts"},
+    ]
+    twice = dict(bridge, other={"stack": "core", "gotify": ["alerts"]}, **gotify)
+    with pytest.raises(c.CatalogError, match="kompose_services.other.gotify: 'alerts' is already the Gotify application of service bridge"):
+        resolve(overrides=twice)
+    with pytest.raises(c.CatalogError, match="kompose_services.bridge.gotify"):
+        resolve(overrides={"bridge": {"stack": "core", "gotify": ["Bad Name"]}})
 
 
 def test_login_only_owner_may_be_named():

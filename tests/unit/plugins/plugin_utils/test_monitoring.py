@@ -83,6 +83,20 @@ def test_probes_https_for_routed_hosts_tcp_for_unscraped_internal_services():
     assert targets(out["blackbox_tcp"]) == ["core-mqtt:1883", "core-postgres:5432", "core-redis:6379"]
 
 
+def test_health_endpoints_are_probed_over_http_inside_the_network():
+    out = jobs(resolve(KNOWN, overrides={
+        "vaultwarden": {"health": {"path": "/alive"}},
+        "gotify": {"health": {"path": "/health", "port": 8080}},
+        "postgres": {"health": {"path": "/ready"}},
+    }))
+    job = out["blackbox_health"]
+    assert job["params"] == {"module": ["http_health"]}
+    assert targets(job) == ["http://messaging_gotify:8080/health", "http://core-postgres:5432/ready", "http://vault_app:80/alive"]
+    # a health endpoint replaces the TCP probe of an internal service
+    assert "core-postgres:5432" not in targets(out["blackbox_tcp"])
+    assert "blackbox_health" not in jobs(resolve(KNOWN))
+
+
 def test_probe_relabelling():
     job = jobs(resolve(KNOWN))["blackbox_https"]
     assert job["metrics_path"] == "/probe" and job["params"] == {"module": ["http_2xx"]}

@@ -332,7 +332,8 @@ def _check_enabled(resolved, entries):
     for name, entry in sorted(resolved.items()):
         if entry.get("gotify") and "gotify" not in resolved:
             raise CatalogError("kompose_services.%s.gotify: needs Gotify (service 'gotify' of the messaging stack), "
-                               "which is not enabled" % name)
+                               "which is not enabled: enable the messaging stack, or switch the service off with "
+                               "kompose_services.%s.enabled: false" % (name, name))
     claimed = {}
     for name, entry in sorted(resolved.items()):
         claims = []

@@ -117,6 +117,7 @@ class CatalogueServer(object):
 
     def __init__(self, conn):
         self.conn = conn
+        self.created_roles = set()
 
     @staticmethod
     def verifier(password, role):

@@ -24,10 +24,13 @@ $(VENV)/.installed: requirements/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/requirements.txt
 	touch $@
 
-# Debian tools the tests call: shellcheck (ansible-test sanity), bc (benchmarks, image smoke test)
+# Debian tools the tests call: shellcheck (ansible-test sanity), bc (benchmarks, image smoke test),
+# Chromium with its driver and certutil (the SSO sign-in in a real browser, molecule default)
 tools:
-	@command -v shellcheck >/dev/null && command -v bc >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck bc >/dev/null; }
+	@command -v shellcheck >/dev/null && command -v bc >/dev/null && command -v chromedriver >/dev/null \
+	  && command -v certutil >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    shellcheck bc chromium chromium-driver libnss3-tools >/dev/null; }
 
 docker:
 	scripts/install-docker.sh

@@ -106,12 +106,14 @@ def main():
                               for r in routers.json()] if routers.status_code == 200 else routers.status_code
     out["admin_cookies"] = sorted({cookie.name for cookie in admin.cookies})
 
-    # OAuth2 Proxy's sign-out clears its cookie and deletes the session (Keycloak's own session is
-    # ended by its logout page; following the redirect here would sign in again through it)
+    # OAuth2 Proxy's sign-out clears its cookie, deletes the session and ends Keycloak's session too
+    # (its backend logout): the redirect to Keycloak shows the login form again, no silent sign-in
     signout = admin.get(url("sso", "/oauth2/sign_out"), allow_redirects=False, verify=CA_FILE, timeout=10)
     after = admin.get(url("prometheus"), allow_redirects=False, verify=CA_FILE, timeout=10)
+    again = walk(admin, urljoin(after.url, after.headers["Location"]))[0] if after.is_redirect else after
     out["sign_out"] = {"status": signout.status_code, "cookie_cleared": "_oauth2_proxy" not in {c.name for c in admin.cookies},
-                       "after_status": after.status_code, "after_location": after.headers.get("Location", "")}
+                       "after_status": after.status_code, "after_location": after.headers.get("Location", ""),
+                       "after_login_form": 'id="kc-form-login"' in again.text, "after_url": again.url}
 
     user, out["user_prometheus"] = login("lab-user", url("prometheus"))
     out["user_alerts"] = walk(user, url("alerts"))[0].status_code

@@ -627,8 +627,11 @@ def oidc_clients(catalog):
                 "protocolMappers": [
                     {"name": "audience", "protocol": "openid-connect", "protocolMapper": "oidc-audience-mapper",
                      "consentRequired": False,
+                     # every claim switch explicit: Keycloak fills in the ones a new mapper lacks
+                     # (userinfo true), and the next reconcile would "change" them back
                      "config": {"included.client.audience": client_id, "id.token.claim": "true",
-                                "access.token.claim": "true", "introspection.token.claim": "true"}},
+                                "access.token.claim": "true", "introspection.token.claim": "true",
+                                "userinfo.token.claim": "false"}},
                     {"name": "groups", "protocol": "openid-connect", "protocolMapper": "oidc-group-membership-mapper",
                      "consentRequired": False,
                      "config": {"claim.name": "groups", "full.path": "false", "id.token.claim": "true",

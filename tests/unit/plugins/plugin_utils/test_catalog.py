@@ -504,7 +504,7 @@ def _mappers(client_id):
     return [
         {"name": "audience", "protocol": "openid-connect", "protocolMapper": "oidc-audience-mapper", "consentRequired": False,
          "config": {"included.client.audience": client_id, "id.token.claim": "true", "access.token.claim": "true",
-                    "introspection.token.claim": "true"}},
+                    "introspection.token.claim": "true", "userinfo.token.claim": "false"}},
         {"name": "groups", "protocol": "openid-connect", "protocolMapper": "oidc-group-membership-mapper", "consentRequired": False,
          "config": {"claim.name": "groups", "full.path": "false", "id.token.claim": "true", "access.token.claim": "true",
                     "userinfo.token.claim": "true", "introspection.token.claim": "true"}},

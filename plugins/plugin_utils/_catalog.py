@@ -273,20 +273,25 @@ def _validate_entry(name, entry, known_stacks, middlewares):
 
 
 def _check_paths(where, paths, middlewares):
-    """Per-path access policy: [{name, prefixes, middleware}], each a router of its own on the host."""
+    """Per-path access policy: [{name, prefixes, exact, middleware}], each a router of its own on the host.
+
+    ``prefixes`` match path prefixes, ``exact`` whole paths (the query string aside); at least one is given.
+    """
     if not isinstance(paths, list):
-        raise CatalogError("%s: expected a list of {name, prefixes, middleware}, got %r" % (where, paths))
+        raise CatalogError("%s: expected a list of {name, prefixes, exact, middleware}, got %r" % (where, paths))
     names = set()
     for index, path in enumerate(paths):
         here = "%s[%d]" % (where, index)
-        if not isinstance(path, Mapping) or set(path) != {"name", "prefixes", "middleware"}:
-            raise CatalogError("%s: expected a mapping with exactly name, prefixes and middleware, got %r" % (here, path))
+        if not isinstance(path, Mapping) or not {"name", "middleware"} <= set(path) <= {"name", "prefixes", "exact", "middleware"} \
+                or not ({"prefixes", "exact"} & set(path)):
+            raise CatalogError("%s: expected a mapping with name, middleware and prefixes and/or exact, got %r" % (here, path))
         if not _matches(PATH_NAME_RE, path["name"]) or path["name"] in names:
             raise CatalogError("%s.name: %r is not a unique path name (lower-case letters, digits, -)" % (here, path["name"]))
         names.add(path["name"])
-        prefixes = path["prefixes"]
-        if not isinstance(prefixes, list) or not prefixes or not all(_matches(PREFIX_RE, p) for p in prefixes):
-            raise CatalogError("%s.prefixes: %r is not a non-empty list of URL path prefixes (starting with /)" % (here, prefixes))
+        for key, what in (("prefixes", "URL path prefixes"), ("exact", "URL paths")):
+            values = path.get(key, [])
+            if not isinstance(values, list) or (key in path and not values) or not all(_matches(PREFIX_RE, p) for p in values):
+                raise CatalogError("%s.%s: %r is not a non-empty list of %s (starting with /)" % (here, key, values, what))
         if not isinstance(path["middleware"], str) or (middlewares is not None and path["middleware"] not in middlewares):
             raise CatalogError("%s.middleware: %r is not a defined middleware (%s)" % (here, path["middleware"], ", ".join(sorted(middlewares or []))))
 
@@ -530,14 +535,15 @@ def mqtt_users(catalog):
 def routes(catalog, default_middleware, sso_middlewares, internal_services):
     """Traefik routes of the enabled services with a host name and something to forward to, sorted by name.
 
-    Each is {name, fqdn, prefixes, middleware, sso, oauth2, service, url}: ``middleware`` is the entry's
+    Each is {name, fqdn, prefixes, exact, middleware, sso, oauth2, service, url}: ``middleware`` is the entry's
     or ``default_middleware``; ``sso`` whether it is one of ``sso_middlewares``; ``oauth2`` marks the
     one route per host that also gets OAuth2 Proxy's ``/oauth2/`` route (when any route of the host
     uses SSO). A service named in ``internal_services`` (service -> Traefik service, e.g.
     ``api@internal``) is served by Traefik itself (``url`` empty), any other is forwarded to
     ``http://<container>:<port>``. Each entry of the service's ``paths`` is one more route,
-    ``<service>-<path name>``, for those path prefixes on the same host with its own middleware
-    (``prefixes`` is empty for the host's own route; path routes share its service, ``url`` empty).
+    ``<service>-<path name>``, for those path prefixes and exact paths on the same host with its own
+    middleware (``prefixes`` and ``exact`` are empty for the host's own route; path routes share its
+    service, ``url`` empty).
     """
     if not isinstance(default_middleware, str) or not default_middleware:
         raise CatalogError("default_middleware: %r is not a middleware name" % (default_middleware,))
@@ -556,13 +562,15 @@ def routes(catalog, default_middleware, sso_middlewares, internal_services):
             "name": name,
             "fqdn": entry["fqdn"],
             "prefixes": [],
+            "exact": [],
             "middleware": middleware,
             "sso": middleware in sso_middlewares,
             "service": service,
             "url": "" if internal else "http://%s:%s" % (entry["container"], entry["port"]),
         }]
         for path in entry.get("paths") or []:
-            host_routes.append({"name": "%s-%s" % (name, path["name"]), "fqdn": entry["fqdn"], "prefixes": list(path["prefixes"]),
+            host_routes.append({"name": "%s-%s" % (name, path["name"]), "fqdn": entry["fqdn"],
+                                "prefixes": list(path.get("prefixes", [])), "exact": list(path.get("exact", [])),
                                 "middleware": path["middleware"], "sso": path["middleware"] in sso_middlewares,
                                 "service": service, "url": ""})
         for route in host_routes:

@@ -438,7 +438,7 @@ def routed(**overrides):
 
 def test_routes():
     def route(name, fqdn, middleware, sso, service, url, prefixes=(), oauth2=None):
-        return {"name": name, "fqdn": fqdn, "prefixes": list(prefixes), "middleware": middleware, "sso": sso,
+        return {"name": name, "fqdn": fqdn, "prefixes": list(prefixes), "exact": [], "middleware": middleware, "sso": sso,
                 "oauth2": sso if oauth2 is None else oauth2, "service": service, "url": url}
 
     assert c.routes(routed(), "security-headers", ["sso-secure", "sso-internal-only"], {"traefik": "api@internal", "internal_only": "x@file"}) == [
@@ -460,22 +460,24 @@ def test_routes():
 
 def test_path_routes_share_the_host_and_its_service():
     paths = [{"name": "admin", "prefixes": ["/admin", "/realms/master"], "middleware": "sso-internal-only"},
-             {"name": "api", "prefixes": ["/api"], "middleware": "rate-limit"}]
+             {"name": "api", "prefixes": ["/api"], "exact": ["/health"], "middleware": "rate-limit"}]
     catalog = routed(grafana={"middleware": "compression", "paths": paths})
     out = [r for r in c.routes(catalog, "compression", ["sso-internal-only"], {}) if r["fqdn"] == "grafana.pivoine.art"]
     assert out == [
-        {"name": "grafana", "fqdn": "grafana.pivoine.art", "prefixes": [], "middleware": "compression", "sso": False, "oauth2": False,
+        {"name": "grafana", "fqdn": "grafana.pivoine.art", "prefixes": [], "exact": [], "middleware": "compression", "sso": False, "oauth2": False,
          "service": "grafana", "url": "http://watch_grafana:3000"},
-        {"name": "grafana-admin", "fqdn": "grafana.pivoine.art", "prefixes": ["/admin", "/realms/master"], "middleware": "sso-internal-only",
+        {"name": "grafana-admin", "fqdn": "grafana.pivoine.art", "prefixes": ["/admin", "/realms/master"], "exact": [], "middleware": "sso-internal-only",
          "sso": True, "oauth2": True, "service": "grafana", "url": ""},
-        {"name": "grafana-api", "fqdn": "grafana.pivoine.art", "prefixes": ["/api"], "middleware": "rate-limit", "sso": False,
+        {"name": "grafana-api", "fqdn": "grafana.pivoine.art", "prefixes": ["/api"], "exact": ["/health"], "middleware": "rate-limit", "sso": False,
          "oauth2": False, "service": "grafana", "url": ""},
     ]
 
 
 @pytest.mark.parametrize("paths,message", [
-    ({"name": "a"}, r"kompose_services.grafana.paths: expected a list of \{name, prefixes, middleware\}"),
-    ([{"name": "a", "prefixes": ["/a"]}], r"paths\[0\]: expected a mapping with exactly name, prefixes and middleware"),
+    ({"name": "a"}, r"kompose_services.grafana.paths: expected a list of \{name, prefixes, exact, middleware\}"),
+    ([{"name": "a", "prefixes": ["/a"]}], r"paths\[0\]: expected a mapping with name, middleware and prefixes and/or exact"),
+    ([{"name": "a", "middleware": "compression"}], r"paths\[0\]: expected a mapping with name, middleware and prefixes and/or exact"),
+    ([{"name": "a", "exact": [], "middleware": "compression"}], r"paths\[0\].exact: \[\] is not a non-empty list of URL paths"),
     ([{"name": "Admin", "prefixes": ["/a"], "middleware": "compression"}], r"paths\[0\].name: 'Admin' is not a unique path name"),
     ([{"name": "a", "prefixes": ["/a"], "middleware": "compression"}, {"name": "a", "prefixes": ["/b"], "middleware": "compression"}],
      r"paths\[1\].name: 'a' is not a unique path name"),

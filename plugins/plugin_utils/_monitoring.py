@@ -334,16 +334,57 @@ DASHBOARDS = (
         ("Broker statistics", "timeseries", "none", [('{__name__=~"mqtt_.+", __name__!="mqtt_message_total"}', "{{__name__}} {{topic}}")],
          "mqtt_exporter"),
     )},
-    {"uid": "kompose-content-pipeline", "title": "Content Pipeline", "requires": (), "panels": (
-        ("Pipeline services up", "table", "none",
-         [('up{service=~"linkwarden|letterpress|umami|link_metrics|news_backend|track_app"}', "{{service}}")], None),
-        ("Requests per routed service", "timeseries", "reqps",
-         [("sum by (service) (rate(traefik_service_requests_total[5m]))", "{{service}}")], None),
+    # the seed's "Content Pipeline" (news -> bookmarks -> analytics), from what really exists: the
+    # probes, Traefik's requests, Linkwarden's figures and the MQTT events an automation publishes
+    {"uid": "kompose-content-pipeline", "title": "Content Pipeline", "requires": ("letterspace", "linkwarden", "umami"), "panels": (
+        ("Pipeline apps healthy", "table", "none",
+         [('probe_success{job="blackbox_health", service=~"letterspace|linkwarden|umami"}', "{{service}}")], "blackbox_exporter"),
+        ("Requests per pipeline app", "timeseries", "reqps",
+         [('sum by (service) (rate(traefik_service_requests_total{service=~"(letterspace|linkwarden|umami)@file"}[5m]))',
+           "{{service}}")], "traefik"),
+        ("Bookmarks", "timeseries", "none", [("linkwarden_links", "links")], "link_metrics"),
         ("Content events (MQTT)", "timeseries", "ops",
-         [('sum by (topic) (rate(mqtt_message_total{topic=~"kompose_(linkwarden|news|analytics).*"}[5m]))', "{{topic}}")],
+         [('sum by (topic) (rate(mqtt_message_total{topic=~"kompose_(news|linkwarden|analytics).*"}[5m]))', "{{topic}}")],
          "mqtt_exporter"),
-        ("Application metrics scraped", "timeseries", "none",
-         [('scrape_samples_scraped{service=~"linkwarden|letterpress|umami"}', "{{service}}")], None),
+    )},
+    # one dashboard per app stack: what the apps' sidecars and the probes measure (none of the apps
+    # has a metrics endpoint of its own), and the requests Traefik routed to each
+    {"uid": "kompose-messaging", "title": "Messaging", "requires": ("mailhog", "gotify"), "panels": (
+        ("Mail caught (Mailpit)", "timeseries", "none", [("mailpit_messages", "messages"), ("mailpit_messages_unread", "unread")],
+         "mailhog"),
+        ("SMTP accepted / rejected", "timeseries", "ops",
+         [("rate(mailpit_smtp_accepted_total[5m])", "accepted"), ("rate(mailpit_smtp_rejected_total[5m])", "rejected")], "mailhog"),
+        ("Health probes", "stat", "none", [('probe_success{job="blackbox_health", stack="messaging"}', "{{service}}")],
+         "blackbox_exporter"),
+        ("Alerts bridged to Gotify", "timeseries", "none",
+         [('{__name__=~"alertmanager_gotify_bridge_alerts_(processed|failed).*"}', "{{__name__}}")], "gotify_bridge"),
+    )},
+    {"uid": "kompose-link", "title": "Links (Linkwarden)", "requires": ("linkwarden", "link_metrics"), "panels": (
+        ("Links, collections, users", "timeseries", "none",
+         [("linkwarden_links", "links"), ("linkwarden_collections", "collections"), ("linkwarden_users", "users")], "link_metrics"),
+        ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="linkwarden"}', "linkwarden")],
+         "blackbox_exporter"),
+        ("Requests", "timeseries", "reqps", [('sum by (code) (rate(traefik_service_requests_total{service="linkwarden@file"}[5m]))',
+                                               "{{code}}")], "traefik"),
+    )},
+    {"uid": "kompose-news", "title": "News (LetterSpace)", "requires": ("letterspace",), "panels": (
+        ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="letterspace"}', "letterspace")],
+         "blackbox_exporter"),
+        ("Requests", "timeseries", "reqps", [('sum by (code) (rate(traefik_service_requests_total{service="letterspace@file"}[5m]))',
+                                               "{{code}}")], "traefik"),
+    )},
+    {"uid": "kompose-track", "title": "Analytics (Umami)", "requires": ("umami",), "panels": (
+        ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="umami"}', "umami")], "blackbox_exporter"),
+        ("Requests (tracker, collect and dashboard)", "timeseries", "reqps",
+         [('sum by (code) (rate(traefik_service_requests_total{service="umami@file"}[5m]))', "{{code}}")], "traefik"),
+    )},
+    {"uid": "kompose-vault", "title": "Vault (Vaultwarden)", "requires": ("vaultwarden", "vault_metrics"), "panels": (
+        ("Failed logins (5 minutes)", "timeseries", "none",
+         [("sum by (reason) (increase(failed_logins_total[5m]))", "{{reason}}")], "vault_metrics"),
+        ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="vaultwarden"}', "vaultwarden")],
+         "blackbox_exporter"),
+        ("Requests", "timeseries", "reqps", [('sum by (code) (rate(traefik_service_requests_total{service="vaultwarden@file"}[5m]))',
+                                               "{{code}}")], "traefik"),
     )},
 )
 

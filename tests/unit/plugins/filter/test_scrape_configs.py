@@ -12,8 +12,7 @@ CATALOG = {"prometheus": {"stack": "watch", "name": "prometheus", "container": "
 def test_filters_are_wired():
     assert filters["scrape_configs"](CATALOG)[0]["job_name"] == "prometheus"
     assert filters["alert_rules"](CATALOG)["groups"][0]["rules"][0]["alert"] == "TargetDown"
-    assert [d["path"] for d in filters["grafana_dashboards"](CATALOG)] == ["dashboards/kompose-system.json",
-                                                                           "dashboards/kompose-content-pipeline.json"]
+    assert [d["path"] for d in filters["grafana_dashboards"](CATALOG)] == ["dashboards/kompose-system.json"]
 
 
 @pytest.mark.parametrize("name,args,kwargs,message", [

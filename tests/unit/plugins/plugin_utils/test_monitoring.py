@@ -225,10 +225,22 @@ def dashboards(catalog):
 
 def test_dashboards_follow_the_catalog():
     assert sorted(dashboards(resolve(["core", "watch"]))) == [
-        "grafana/dashboards/kompose-content-pipeline.json", "grafana/dashboards/kompose-mqtt.json",
-        "grafana/dashboards/kompose-postgres.json", "grafana/dashboards/kompose-redis.json", "grafana/dashboards/kompose-system.json"]
-    assert sorted(dashboards(resolve(["core"]))) == ["grafana/dashboards/kompose-content-pipeline.json",
-                                                     "grafana/dashboards/kompose-system.json"]
+        "grafana/dashboards/kompose-mqtt.json", "grafana/dashboards/kompose-postgres.json", "grafana/dashboards/kompose-redis.json",
+        "grafana/dashboards/kompose-system.json"]
+    assert sorted(dashboards(resolve(["core"]))) == ["grafana/dashboards/kompose-system.json"]
+    # one per app stack that is enabled
+    assert sorted(dashboards(resolve(KNOWN))) == [
+        "grafana/dashboards/kompose-content-pipeline.json", "grafana/dashboards/kompose-link.json",
+        "grafana/dashboards/kompose-messaging.json", "grafana/dashboards/kompose-mqtt.json",
+        "grafana/dashboards/kompose-postgres.json", "grafana/dashboards/kompose-redis.json", "grafana/dashboards/kompose-system.json",
+        "grafana/dashboards/kompose-track.json", "grafana/dashboards/kompose-vault.json"]
+
+
+def test_app_dashboards_show_only_panels_whose_service_is_enabled():
+    vault = dashboards(resolve(KNOWN))["grafana/dashboards/kompose-vault.json"]
+    # no vault_metrics sidecar and no traefik in this catalog: only the probe panel
+    assert [panel["title"] for panel in vault["panels"]] == ["Health probe"]
+    assert vault["panels"][0]["targets"][0]["expr"] == 'probe_success{job="blackbox_health", service="vaultwarden"}'
 
 
 def test_system_dashboard_panels_and_layout():

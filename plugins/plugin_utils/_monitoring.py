@@ -364,14 +364,14 @@ DASHBOARDS = (
          [("linkwarden_links", "links"), ("linkwarden_collections", "collections"), ("linkwarden_users", "users")], "link_metrics"),
         ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="linkwarden"}', "linkwarden")],
          "blackbox_exporter"),
-        ("Requests", "timeseries", "reqps", [('sum by (code) (rate(traefik_service_requests_total{service="linkwarden@file"}[5m]))',
-                                               "{{code}}")], "traefik"),
+        ("Requests", "timeseries", "reqps",
+         [('sum by (code) (rate(traefik_service_requests_total{service="linkwarden@file"}[5m]))', "{{code}}")], "traefik"),
     )},
     {"uid": "kompose-news", "title": "News (LetterSpace)", "requires": ("letterspace",), "panels": (
         ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="letterspace"}', "letterspace")],
          "blackbox_exporter"),
-        ("Requests", "timeseries", "reqps", [('sum by (code) (rate(traefik_service_requests_total{service="letterspace@file"}[5m]))',
-                                               "{{code}}")], "traefik"),
+        ("Requests", "timeseries", "reqps",
+         [('sum by (code) (rate(traefik_service_requests_total{service="letterspace@file"}[5m]))', "{{code}}")], "traefik"),
     )},
     {"uid": "kompose-track", "title": "Analytics (Umami)", "requires": ("umami",), "panels": (
         ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="umami"}', "umami")], "blackbox_exporter"),
@@ -383,8 +383,8 @@ DASHBOARDS = (
          [("sum by (reason) (increase(failed_logins_total[5m]))", "{{reason}}")], "vault_metrics"),
         ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="vaultwarden"}', "vaultwarden")],
          "blackbox_exporter"),
-        ("Requests", "timeseries", "reqps", [('sum by (code) (rate(traefik_service_requests_total{service="vaultwarden@file"}[5m]))',
-                                               "{{code}}")], "traefik"),
+        ("Requests", "timeseries", "reqps",
+         [('sum by (code) (rate(traefik_service_requests_total{service="vaultwarden@file"}[5m]))', "{{code}}")], "traefik"),
     )},
 )
 

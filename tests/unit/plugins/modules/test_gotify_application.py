@@ -12,7 +12,6 @@ from urllib.error import HTTPError, URLError
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.pivoine.kompose.plugins.module_utils import _gotify
 from ansible_collections.pivoine.kompose.plugins.module_utils._gotify import (
@@ -436,14 +435,11 @@ def test_url_transport_reports_a_redirect(monkeypatch):
 
 # --- main(): the argument spec and the result -------------------------------------------------------
 
-def run_main(monkeypatch, capsys, args, transport, check_mode=False, diff=False):
+def run_main(monkeypatch, module_result, args, transport, check_mode=False, diff=False):
     args = dict(dict(url='http://messaging_gotify:80', username='admin', password=PASSWORD, name=NAME), **args)
     args.update(_ansible_check_mode=check_mode, _ansible_diff=diff)
     monkeypatch.setattr(mod, 'UrlTransport', lambda p: transport)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            mod.main()
-    return json.loads(capsys.readouterr().out)
+    return module_result(mod.main, args)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -453,16 +449,16 @@ def run_main(monkeypatch, capsys, args, transport, check_mode=False, diff=False)
     (dict(timeout=0), 'timeout=0 must be a positive number of seconds'),
     (dict(state='gone'), 'value of state must be one of: present, absent, got: gone'),
 ])
-def test_main_rejects_bad_options_before_any_request(monkeypatch, capsys, args, message):
+def test_main_rejects_bad_options_before_any_request(monkeypatch, module_result, args, message):
     transport = gotify(3)
-    result = run_main(monkeypatch, capsys, args, transport)
+    result = run_main(monkeypatch, module_result, args, transport)
     assert result['failed'] and message in result['msg']
     assert transport.sent == []
 
 
-def test_main_result(monkeypatch, capsys):
+def test_main_result(monkeypatch, module_result):
     transport = gotify(3, without=NAME, **{'POST /application': (200, load('v3_create'))})
-    result = run_main(monkeypatch, capsys, dict(description=DESCRIPTION, default_priority=5), transport, diff=True)
+    result = run_main(monkeypatch, module_result, dict(description=DESCRIPTION, default_priority=5), transport, diff=True)
     assert sorted(result) == ['application', 'changed', 'diff', 'invocation', 'requests', 'token', 'token_issued',
                               'version']
     assert result['token'] == V3_NEW and result['changed'] and result['token_issued']
@@ -470,25 +466,25 @@ def test_main_result(monkeypatch, capsys):
     assert PASSWORD not in json.dumps(result)
 
 
-def test_main_keep_without_diff(monkeypatch, capsys):
+def test_main_keep_without_diff(monkeypatch, module_result):
     transport = gotify(3)
-    result = run_main(monkeypatch, capsys, dict(description=DESCRIPTION, default_priority=5, token=V3_HELD), transport)
+    result = run_main(monkeypatch, module_result, dict(description=DESCRIPTION, default_priority=5, token=V3_HELD), transport)
     assert sorted(result) == ['application', 'changed', 'invocation', 'requests', 'token_issued', 'version']
     assert not result['changed'] and transport.writes == []
     assert V3_HELD not in json.dumps(result)
 
 
-def test_main_check_mode(monkeypatch, capsys):
+def test_main_check_mode(monkeypatch, module_result):
     transport = gotify(3)
-    result = run_main(monkeypatch, capsys, dict(description=DESCRIPTION, default_priority=5), transport,
+    result = run_main(monkeypatch, module_result, dict(description=DESCRIPTION, default_priority=5), transport,
                       check_mode=True, diff=True)
     assert result['changed'] and result['token_issued'] and 'token' not in result
     assert result['diff']['after']['token'] == '******** (new)' and transport.writes == []
 
 
-def test_main_401(monkeypatch, capsys):
+def test_main_401(monkeypatch, module_result):
     transport = gotify(2, **{'GET /application': (401, load('error_401'))})
-    result = run_main(monkeypatch, capsys, {}, transport)
+    result = run_main(monkeypatch, module_result, {}, transport)
     assert result['failed'] and not result['changed'] and result['requests'] == []
     assert result['msg'].startswith('username=admin: Gotify at url=http://messaging_gotify:80 rejected the credentials')
     assert PASSWORD not in json.dumps(result)

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.pivoine.kompose.plugins.modules import redis_acl as mod
 
@@ -169,10 +168,10 @@ def test_batch_fails_before_writing_anything(users, message):
     assert client.sent == []
 
 
-def test_main_failure_halfway_reports_changed(monkeypatch, capsys):
+def test_main_failure_halfway_reports_changed(monkeypatch, module_result):
     client = FakeClient(fail_on='b')
     users = [dict(name='a', password='s3cret'), dict(name='b', password='other')]
-    result = run_main(monkeypatch, capsys, dict(users=users), client)
+    result = run_main(monkeypatch, module_result, dict(users=users), client)
     assert result['failed'] and result['changed']
     assert result['commands'][-1] == 'ACL SAVE' and "already changed: ACL user 'a'" in result['msg']
 
@@ -200,13 +199,10 @@ def test_batch_failed_write_persists_what_was_written():
 
 # --- main(): the argument spec and the result --------------------------------------------------
 
-def run_main(monkeypatch, capsys, args, client, check_mode=False, diff=False):
+def run_main(monkeypatch, module_result, args, client, check_mode=False, diff=False):
     args = dict(args, login_user='admin', login_password='pw', _ansible_check_mode=check_mode, _ansible_diff=diff)
     monkeypatch.setattr(mod, 'connect', lambda module: client)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            mod.main()
-    return json.loads(capsys.readouterr().out)
+    return module_result(mod.main, args)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -220,16 +216,16 @@ def run_main(monkeypatch, capsys, args, client, check_mode=False, diff=False):
     (dict(users=[dict(password='pw-1')]), 'missing required arguments: name found in users'),
     (dict(), 'one of the following is required: name, users'),
 ])
-def test_argument_spec(monkeypatch, capsys, args, message):
+def test_argument_spec(monkeypatch, module_result, args, message):
     client = FakeClient()
-    result = run_main(monkeypatch, capsys, args, client)
+    result = run_main(monkeypatch, module_result, args, client)
     assert result['failed'] and result['msg'] == message
     assert client.sent == []
 
 
-def test_main_single_form_result(monkeypatch, capsys):
+def test_main_single_form_result(monkeypatch, module_result):
     client = FakeClient()
-    result = run_main(monkeypatch, capsys, dict(name='lw', password='s3cret', keys=['lw:*'], commands=['+@all']),
+    result = run_main(monkeypatch, module_result, dict(name='lw', password='s3cret', keys=['lw:*'], commands=['+@all']),
                       client, diff=True)
     assert sorted(result) == ['changed', 'changed_fields', 'commands', 'diff', 'invocation', 'persisted_with', 'user']
     assert result['commands'] == ['ACL SETUSER lw reset resetchannels on #******** ~lw:* +@all', 'ACL SAVE']
@@ -237,11 +233,11 @@ def test_main_single_form_result(monkeypatch, capsys):
     assert client.closed and 's3cret' not in json.dumps(result) and H1 not in json.dumps(result)
 
 
-def test_main_batch_result(monkeypatch, capsys):
+def test_main_batch_result(monkeypatch, module_result):
     client = FakeClient(users={'a': user_reply([H1], '~a:*')})
     users = [dict(name='a', password='s3cret', keys=['a:*'], commands=['+@all']),
              dict(name='b', password='other', keys=['b:*'], commands=['+@all'])]
-    result = run_main(monkeypatch, capsys, dict(users=users), client, check_mode=True, diff=True)
+    result = run_main(monkeypatch, module_result, dict(users=users), client, check_mode=True, diff=True)
     assert sorted(result) == ['changed', 'commands', 'diff', 'invocation', 'persisted_with', 'users']
     assert result['changed'] and result['persisted_with'] == 'ACL SAVE'
     assert result['commands'] == ['ACL SETUSER b reset resetchannels on #******** ~b:* +@all', 'ACL SAVE']

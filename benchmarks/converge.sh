@@ -9,23 +9,16 @@ export PATH=$PWD/.venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$PWD/.collections ANSI
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
-run() {  # run <name> <playbook>: prints elapsed seconds, keeps the output in $log/<name>
-  local start end
-  start=$(date +%s.%N)
-  ansible-playbook -i inventories/local "$2" "${@:3}" >"$log/$1" 2>&1 || { cat "$log/$1"; exit 1; }
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc
-}
-recap() { grep -oP "$2=\K[0-9]+" <(grep -A1 'PLAY RECAP' "$log/$1" | tail -1); }
-tasks() { grep -cE '^(TASK|RUNNING HANDLER) \[' "$log/$1"; }
+# shellcheck source=benchmarks/_lib.sh
+. benchmarks/_lib.sh
 
-run destroy molecule/default/destroy.yml >/dev/null  # refuses a deployment the tests did not make
+run destroy -i inventories/local molecule/default/destroy.yml >/dev/null  # refuses a deployment the tests did not make
 root=$(ansible-inventory -i inventories/local --host localhost \
        | python3 -c 'import json, sys; print(json.load(sys.stdin).get("kompose_root", "/opt/kompose"))')
 mkdir -p "$root" && echo "Made by benchmarks/converge.sh: \`make test\` may destroy this deployment." >"$root/.kompose-test-lab"
-run acme tests/lab/acme.yml >/dev/null  # the lab's ACME CA, outside the measured runs
-first=$(run first site.yml "$@")
-noop=$(run noop site.yml "$@")
+run acme -i inventories/local tests/lab/acme.yml >/dev/null  # the lab's ACME CA, outside the measured runs
+first=$(run first -i inventories/local site.yml "$@")
+noop=$(run noop -i inventories/local site.yml "$@")
 printf '%-28s %8s\n' "first converge (s)" "$first" "no-op converge (s)" "$noop"
 printf '%-28s %8s\n' "tasks (first run)" "$(tasks first)" "tasks (no-op run)" "$(tasks noop)"
 printf '%-28s %8s\n' "changed (first run)" "$(recap first changed)" "changed (no-op run)" "$(recap noop changed)"

@@ -10,18 +10,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 vars="{\"kompose_root\": \"$work/root\", \"kompose_secrets_dir\": \"$work/secrets\"}"
 
-run() {  # run <name>: prints elapsed seconds, keeps the output in $work/<name>
-  local start end
-  start=$(date +%s.%N)
-  ansible-playbook -i molecule/render/inventory/hosts.yml site.yml -e "$vars" >"$work/$1" 2>&1 || { cat "$work/$1"; exit 1; }
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc
-}
-recap() { grep -oP "$2=\K[0-9]+" <(grep -A1 'PLAY RECAP' "$work/$1" | tail -1); }
-tasks() { grep -cE '^TASK \[' "$work/$1"; }
+log=$work
+# shellcheck source=benchmarks/_lib.sh
+. benchmarks/_lib.sh
 
-first=$(run first)
-noop=$(run noop)
+first=$(run first -i molecule/render/inventory/hosts.yml site.yml -e "$vars")
+noop=$(run noop -i molecule/render/inventory/hosts.yml site.yml -e "$vars")
 stacks=$(find "$work/root" -mindepth 2 -maxdepth 2 -name compose.yaml | wc -l)
 files=$(find "$work/root" -type f | wc -l)
 printf '%-32s %8s\n' "stacks rendered" "$stacks" "files rendered" "$files"

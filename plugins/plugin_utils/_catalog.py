@@ -51,7 +51,7 @@ MQTT_KEYS = ("user", "publish", "subscribe")
 METRICS_KEYS = ("target", "path", "scheme")
 HEALTH_KEYS = ("path", "port")
 OIDC_KEYS = ("client_id", "secret", "redirect_paths")
-SECRET_KEYS = ("kind", "length")
+SECRET_KEYS = ("kind", "length", "rotates")
 # entry key -> (the service that provides it, what it is); every such service is in the core stack
 SERVERS = (("postgres", "the PostgreSQL server"), ("redis", "the Redis server"), ("mqtt", "the MQTT broker"))
 
@@ -219,7 +219,9 @@ def _check_secrets(where, secrets):
         at = "%s.%s" % (where, purpose)
         if spec is None:
             continue
-        _check_mapping(at, spec, SECRET_KEYS, "null or a mapping with kind/length")
+        _check_mapping(at, spec, SECRET_KEYS, "null or a mapping with kind/length/rotates")
+        if "rotates" in spec and not isinstance(spec["rotates"], bool):
+            raise CatalogError("%s.rotates: %r is not a boolean" % (at, spec["rotates"]))
         if "kind" in spec and spec["kind"] not in SECRET_KINDS:
             raise CatalogError("%s.kind: %r is not one of %s" % (at, spec["kind"], ", ".join(sorted(SECRET_KINDS))))
         length = spec.get("length")
@@ -451,8 +453,42 @@ def secret_specs(catalog):
     """Every secret the enabled services need, once: '<service>-<purpose>' and '<store>-<user>'."""
     specs = {}
     for secret, spec, dummy, dummy2 in _secret_sources(catalog):
-        specs.setdefault(secret, dict(spec, name=secret))
+        specs.setdefault(secret, dict({key: value for key, value in spec.items() if key != "rotates"}, name=secret))
     return list(specs.values())
+
+
+# The core servers' own administrators: rotated with the server's own mechanism before the store changes.
+ADMIN_SECRETS = {"postgres-superuser": "postgres_superuser", "redis-admin": "redis_admin"}
+
+
+def rotations(catalog):
+    """How each secret of the enabled services rotates: secret name -> {kind, service, ...}.
+
+    kind is ``postgres`` (a login role: ``role``, ``database`` it can sign in to), ``postgres_superuser``,
+    ``redis`` (``user``), ``redis_admin``, ``mqtt`` (``user``), ``oidc`` (a Keycloak client: ``client_id``),
+    ``gotify`` (an application token Gotify issues: ``application``), ``restart`` (``rotates: true`` in the
+    catalog: the service reads it on every start) or ``once`` (read only when the service first starts:
+    not rotatable by the collection).
+    """
+    out = {}
+    for secret, spec, address, dummy in _secret_sources(catalog):
+        service = address.split(".")[1]  # kompose_services.<service>.<key>
+        out[secret] = {"kind": "restart" if spec.get("rotates") else "once", "service": service}
+    for secret, kind in ADMIN_SECRETS.items():
+        if secret in out:
+            out[secret]["kind"] = kind
+    for item in postgres_databases(catalog):
+        out[item["secret"]] = {"kind": "postgres", "service": item["service"], "role": item["owner"],
+                               "database": item["name"] or "postgres"}
+    for item in redis_users(catalog):
+        out[item["secret"]] = {"kind": "redis", "service": item["service"], "user": item["name"]}
+    for item in mqtt_users(catalog):
+        out[item["secret"]] = {"kind": "mqtt", "service": item["service"], "user": item["name"]}
+    for item in oidc_clients(catalog):
+        out[item["secret_name"]] = {"kind": "oidc", "service": item["service"], "client_id": item["client"]["clientId"]}
+    for item in gotify_applications(catalog):
+        out[item["secret"]] = {"kind": "gotify", "service": item["service"], "application": item["name"]}
+    return dict(sorted(out.items()))
 
 
 def postgres_databases(catalog, secrets=None):

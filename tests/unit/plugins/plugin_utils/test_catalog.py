@@ -214,8 +214,8 @@ def test_malformed_registry(registry, message):
     # secrets
     ({"system": {"secrets": ["token"]}}, "kompose_services.system.secrets: expected a mapping of purpose to null or {kind, length}, got ['token']"),
     ({"system": {"secrets": {"Api-token": {}}}}, "kompose_services.system.secrets: 'Api-token' is not a secret purpose (lower-case letters, digits, _ -)"),
-    ({"system": {"secrets": {"token": "hex"}}}, "kompose_services.system.secrets.token: expected null or a mapping with kind/length, got 'hex'"),
-    ({"system": {"secrets": {"token": {"size": 1}}}}, "kompose_services.system.secrets.token: unknown key(s) size (known: kind, length)"),
+    ({"system": {"secrets": {"token": "hex"}}}, "kompose_services.system.secrets.token: expected null or a mapping with kind/length/rotates, got 'hex'"),
+    ({"system": {"secrets": {"token": {"size": 1}}}}, "kompose_services.system.secrets.token: unknown key(s) size (known: kind, length, rotates)"),
     ({"system": {"secrets": {"token": {"kind": "uuid"}}}}, "kompose_services.system.secrets.token.kind: 'uuid' is not one of base64, hex, password"),
     ({"system": {"secrets": {"token": {"length": 8}}}}, "kompose_services.system.secrets.token.length: 8 is not a whole number from 16 to 1024"),
     ({"system": {"secrets": {"token": {"length": True}}}}, "kompose_services.system.secrets.token.length: True is not a whole number from 16 to 1024"),
@@ -591,3 +591,39 @@ def test_redis_users_ready_for_the_module_with_secrets():
     ]
     with pytest.raises(c.CatalogError, match="secret 'redis-bee' of service 'b' is missing"):
         c.redis_users(catalog, secrets={"redis-a": "pa"})
+
+
+def test_rotations_say_how_each_secret_rotates():
+    overrides = {
+        "redis": {"secrets": {"admin": {}}},
+        "linkwarden": {"secrets": {"nextauth": {"kind": "base64", "rotates": True}, "oidc": {}}, "oidc": {"secret": "oidc"}},
+        "letterpress": {"secrets": {"owner": {}}},
+        "gotify": {"stack": "core", "container": "g", "image": "g:3", "port": 80},
+        "bridge": {"stack": "core", "gotify": ["alerts"]},
+    }
+    out = c.rotations(resolve(stacks=["core", "link", "news"], overrides=overrides))
+    assert out == {
+        "gotify-token-alerts": {"kind": "gotify", "service": "bridge", "application": "alerts"},
+        "letterpress-owner": {"kind": "once", "service": "letterpress"},
+        "linkwarden-nextauth": {"kind": "restart", "service": "linkwarden"},
+        "linkwarden-oidc": {"kind": "oidc", "service": "linkwarden", "client_id": "linkwarden"},
+        "mqtt-healthcheck": {"kind": "mqtt", "service": "mqtt", "user": "healthcheck"},
+        "mqtt-linkwarden": {"kind": "mqtt", "service": "linkwarden", "user": "linkwarden"},
+        "mqtt-system": {"kind": "mqtt", "service": "system", "user": "system"},
+        "postgres-letterspace": {"kind": "postgres", "service": "letterpress", "role": "letterspace", "database": "letterspace"},
+        "postgres-linkwarden": {"kind": "postgres", "service": "linkwarden", "role": "linkwarden", "database": "linkwarden"},
+        "postgres-superuser": {"kind": "postgres_superuser", "service": "postgres"},
+        "redis-admin": {"kind": "redis_admin", "service": "redis"},
+        "redis-letterpress": {"kind": "redis", "service": "letterpress", "user": "letterpress"},
+        "redis-linkwarden": {"kind": "redis", "service": "linkwarden", "user": "linkwarden"},
+    }
+    # a login role only signs in to the postgres database; the filter is wired
+    monitor = FILTERS["catalog_rotations"](resolve(overrides=MONITOR))
+    assert monitor["postgres-monitor"] == {"kind": "postgres", "service": "monitor", "role": "monitor", "database": "postgres"}
+
+
+def test_rotates_is_a_boolean_and_not_passed_to_the_secret_store():
+    with pytest.raises(c.CatalogError, match=r"kompose_services.linkwarden.secrets.nextauth.rotates: 'yes' is not a boolean"):
+        resolve(stacks=["core", "link"], overrides={"linkwarden": {"secrets": {"nextauth": {"rotates": "yes"}}}})
+    specs = c.secret_specs(resolve(stacks=["core", "link"], overrides={"linkwarden": {"secrets": {"nextauth": {"kind": "hex", "rotates": True}}}}))
+    assert {"name": "linkwarden-nextauth", "kind": "hex"} in specs

@@ -37,7 +37,7 @@ docker:
 	scripts/install-docker.sh
 
 images: docker
-	tests/images/build.sh
+	$(TIMED) images tests/images/build.sh
 
 # Lets `ansible-playbook site.yml` resolve pivoine.kompose.* from this checkout.
 link:
@@ -59,24 +59,28 @@ deploy: setup
 ## test: the whole suite
 test: setup lint sanity units smoke integration molecule
 
+# each phase prints its seconds (`phase NAME: N s`), so a slowdown shows where it happens
+TIMED := scripts/timed
+
 lint:
-	yamllint --strict .
-	ansible-lint --profile production
+	$(TIMED) yamllint yamllint --strict .
+	$(TIMED) ansible-lint ansible-lint --profile production
 
 sanity:
-	tests/sanity/run.sh sanity
+	$(TIMED) sanity tests/sanity/run.sh sanity
 
 units:
-	tests/sanity/run.sh units
+	$(TIMED) units tests/sanity/run.sh units
 
 integration:
-	tests/integration/run.sh
+	$(TIMED) integration tests/integration/run.sh
 
 smoke:
-	tests/images/smoke.sh
+	$(TIMED) smoke tests/images/smoke.sh
 
+MOLECULE_SCENARIOS := render default upgrade
 molecule:
-	molecule test --all
+	for s in $(MOLECULE_SCENARIOS); do $(TIMED) "molecule $$s" molecule test -s "$$s"; done
 
 clean:
 	rm -rf build tests/output .ansible

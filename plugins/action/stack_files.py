@@ -34,6 +34,11 @@ ROLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("root", "root_mode", "directories", "files", "templates", "role", "hash_key"))
+    _MODULE = "pivoine.kompose.stack_files"
+
+    def _module_args(self, args):
+        """The arguments of the module execution (a subclass adds its own)."""
+        return args
 
     def _source(self, src, role):
         if role:
@@ -97,7 +102,7 @@ class ActionModule(ActionBase):
         role, key = args.pop("role", None), args.pop("hash_key", None)
         specs, compose = self._file_specs(args.pop("templates", None) or [], list(args.get("files") or []), role, task_vars)
 
-        hashes = {}
+        hashes, self._compose_text = {}, None
         if compose is not None:
             # what recreates a service: the managed files it mounts, except seeds the service keeps
             # itself (force: false) and files it reloads on its own or reads once (recreate: false)
@@ -110,6 +115,7 @@ class ActionModule(ActionBase):
                 compose["content"], hashes = with_config_hashes(compose["content"], counted, key)
             except ComposeError as exc:
                 raise AnsibleActionFail("stack_files: %s" % exc)
+            self._compose_text = compose["content"]
 
         for spec in specs:
             spec.pop("recreate", None)
@@ -117,7 +123,7 @@ class ActionModule(ActionBase):
                 spec["secret_content"] = spec.pop("content")
         args["files"] = specs
 
-        module_result = self._execute_module(module_name="pivoine.kompose.stack_files", module_args=args, task_vars=task_vars)
+        module_result = self._execute_module(module_name=self._MODULE, module_args=self._module_args(args), task_vars=task_vars)
         result.update(module_result)
         if not result.get("failed"):
             result["config_hashes"] = hashes

@@ -5,16 +5,21 @@
 Compose recreates a container when its service definition changes, but it does not look inside
 the files a service bind-mounts. ``with_config_hashes`` finds, for every service of a rendered
 compose file, the stack's managed files it mounts (bind-mount sources and ``env_file`` entries,
-directories included) and writes a digest of their contents into the label
-``org.pivoine.kompose.config-hash``. The next ``docker compose up`` then recreates exactly the
-services whose files changed, whatever happened between the render and the ``up`` (a render-only
-run, a failed or a killed run): the desired state is on disk, not in a handler queue.
+directories included) and writes a digest of them and of the service's own definition into the
+label ``org.pivoine.kompose.config-hash``. The next ``docker compose up`` then recreates exactly
+the services whose files changed, whatever happened between the render and the ``up`` (a
+render-only run, a failed or a killed run): the desired state is on disk, not in a handler queue.
+
+The same label lets the lifecycle tell, from one listing of the stack's containers, whether
+``up`` would act at all (``stack_drift``): a label that differs, a container that is missing,
+stopped or not healthy, an image reference that resolves to another image, an orphan.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import posixpath
 
 import yaml
@@ -57,18 +62,33 @@ def _covers(source, path):
     return source == "" or path == source or path.startswith(source + "/")
 
 
-def config_hashes(services, files, key=None):
-    """{service: digest} over the managed ``files`` ({relative path: bytes}) each service mounts.
+def _definition(service, project):
+    """The service's definition without its own digest label, and the project's other top-level keys."""
+    service = dict(service or {})
+    labels = service.get("labels")
+    if isinstance(labels, dict):
+        service["labels"] = {k: v for k, v in labels.items() if k != LABEL}
+    elif isinstance(labels, list):
+        service["labels"] = [label for label in labels if not str(label).startswith(LABEL + "=")]
+    if not service.get("labels", True):
+        del service["labels"]  # stamped onto a service without labels: as if never stamped
+    rest = {k: v for k, v in (project or {}).items() if k not in ("services", "name")}
+    return json.dumps([service, rest], sort_keys=True, default=str).encode("utf-8")
 
-    With ``key`` the digest is an HMAC, so that a label never lets anyone test a guess of a
-    secret file's content. Services that mount none of the files get no digest.
+
+def config_hashes(services, files, key=None, project=None):
+    """{service: digest} over each service's definition and the managed ``files`` ({relative path: bytes}) it mounts.
+
+    The definition counts (with the project's top-level networks and volumes) so that the label
+    changes whenever compose would recreate the container: a run that renders and dies before
+    ``up`` is still seen as drift by the next one. With ``key`` the digest is an HMAC, so that a
+    label never lets anyone test a guess of a secret file's content.
     """
     out = {}
     for name, service in services.items():
         paths = sorted({path for source in mounted_sources(service or {}) for path in files if _covers(source, path)})
-        if not paths:
-            continue
         digest = hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256) if key else hashlib.sha256()
+        digest.update(_definition(service, project) + b"\0")
         for path in paths:
             digest.update(b"%s\0%s\0" % (path.encode("utf-8"), hashlib.sha256(files[path]).hexdigest().encode("ascii")))
         out[name] = digest.hexdigest()[:16]
@@ -93,7 +113,7 @@ def with_config_hashes(compose_text, files, key=None):
     if not isinstance(project, dict) or not isinstance(project.get("services") or {}, dict):
         raise ComposeError("the rendered compose.yaml has no 'services' mapping")
     services = project.get("services") or {}
-    hashes = config_hashes(services, files, key)
+    hashes = config_hashes(services, files, key, project)
     if not hashes:
         return compose_text, hashes
     for name, digest in hashes.items():
@@ -121,3 +141,68 @@ def stale_services(containers, hashes):
         if service is not None:
             seen.setdefault(service, set()).add(labels.get(LABEL))
     return sorted(name for name, digest in hashes.items() if seen.get(name) != {digest})
+
+
+def _health(status):
+    """The health a container summary's Status text shows (Docker's list API has no field for it)."""
+    for marker, health in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting")):
+        if marker in (status or ""):
+            return health
+    return None
+
+
+def stack_drift(services, hashes, containers, images):
+    """Why ``docker compose up`` would act on a stack: [] when it would change nothing.
+
+    ``services`` is the rendered compose file's services mapping, ``hashes`` their config-hash
+    labels (``with_config_hashes``), ``containers`` the project's container summaries (Docker's
+    list API, all states), ``images`` each image reference to the id it resolves to now (None:
+    not on the host). Each reason names the service and what differs.
+    """
+    reasons, seen = [], {}
+    for container in containers or []:
+        labels = container.get("Labels") or {}
+        service = labels.get("com.docker.compose.service")
+        seen.setdefault(service, []).append(container)
+        if service not in services:
+            reasons.append("%s: orphan container %s" % (service, _name(container)))
+    for name in sorted(services):
+        running = seen.get(name) or []
+        if not running:
+            reasons.append("%s: no container" % name)
+            continue
+        image = (services[name] or {}).get("image")
+        for container in running:
+            labels = container.get("Labels") or {}
+            state, health = container.get("State"), _health(container.get("Status"))
+            if labels.get(LABEL) != hashes.get(name):
+                reasons.append("%s: definition or mounted files changed" % name)
+            elif state != "running":
+                reasons.append("%s: %s" % (name, state))
+            elif health not in (None, "healthy"):
+                reasons.append("%s: %s" % (name, health))
+            elif image is not None and images.get(image) != container.get("ImageID"):
+                reasons.append("%s: %s resolves to %s, the container runs %s"
+                               % (name, image, images.get(image) or "no image on the host", container.get("ImageID")))
+    return reasons
+
+
+def _name(container):
+    names = container.get("Names") or ["?"]
+    return names[0].lstrip("/")
+
+
+def upgrading(services, containers, holders):
+    """Services holding data (their ``container_name`` in ``holders``) whose container runs another image reference.
+
+    [{service, container, from, to}]: the image such a service starts may migrate its data on
+    first start, so the lifecycle backs up the site before ``up``.
+    """
+    out = []
+    for container in containers or []:
+        service = (container.get("Labels") or {}).get("com.docker.compose.service")
+        wanted = services.get(service) or {}
+        name = wanted.get("container_name") or _name(container)
+        if name in holders and wanted.get("image") and container.get("Image") != wanted["image"]:
+            out.append({"service": service, "container": name, "from": container.get("Image"), "to": wanted["image"]})
+    return sorted(out, key=lambda entry: entry["service"])

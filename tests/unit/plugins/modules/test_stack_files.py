@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ansible_collections.pivoine.kompose.plugins.modules.stack_files import MASKED, StackFiles
+from ansible_collections.pivoine.kompose.plugins.module_utils._stack_files import MASKED, StackFiles
 
 
 class FakeModule:

@@ -4,7 +4,7 @@ import yaml
 import pytest
 
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._compose import (
-    LABEL, ComposeError, config_hashes, mounted_sources, stale_services, with_config_hashes)
+    LABEL, ComposeError, config_hashes, mounted_sources, stack_drift, stale_services, upgrading, with_config_hashes)
 
 COMPOSE = """\
 # Managed by pivoine.kompose
@@ -49,7 +49,7 @@ def test_mounted_sources_short_long_and_env_file():
 def test_hash_covers_exactly_the_mounted_files():
     services = yaml.safe_load(COMPOSE)["services"]
     hashes = config_hashes(services, FILES)
-    assert set(hashes) == {"redis", "mqtt"}
+    assert set(hashes) == {"redis", "mqtt", "postgres"}
     # a file nobody mounts changes nothing
     assert config_hashes(services, dict(FILES, **{"redis/admin-password": b"other\n"})) == hashes
     # a file inside a mounted directory changes only that service
@@ -57,6 +57,23 @@ def test_hash_covers_exactly_the_mounted_files():
     assert changed["mqtt"] != hashes["mqtt"] and changed["redis"] == hashes["redis"]
     changed = config_hashes(services, dict(FILES, **{"redis/redis.conf": b"maxmemory 300mb\n"}))
     assert changed["redis"] != hashes["redis"] and changed["mqtt"] == hashes["mqtt"]
+
+
+def test_hash_covers_the_definition_and_the_project_networks_not_its_own_label():
+    project = yaml.safe_load(COMPOSE)
+    hashes = config_hashes(project["services"], FILES, project=project)
+    edited = yaml.safe_load(COMPOSE)
+    edited["services"]["postgres"]["environment"] = {"TZ": "UTC"}
+    changed = config_hashes(edited["services"], FILES, project=edited)
+    assert changed["postgres"] != hashes["postgres"] and changed["redis"] == hashes["redis"]
+    # a top-level change (networks, volumes) counts for every service
+    edited = yaml.safe_load(COMPOSE)
+    edited["networks"] = {"default": {"name": "kompose", "external": True}}
+    changed = config_hashes(edited["services"], FILES, project=edited)
+    assert all(changed[name] != hashes[name] for name in hashes)
+    # the label the digest is written to does not count, so stamping is stable
+    stamped = yaml.safe_load(with_config_hashes(COMPOSE, FILES)[0])
+    assert config_hashes(stamped["services"], FILES, project=stamped) == hashes
 
 
 def test_keyed_digest_differs_from_plain_and_is_stable():
@@ -75,7 +92,7 @@ def test_labels_written_header_kept_rest_unchanged():
     original = yaml.safe_load(COMPOSE)
     assert project["services"]["redis"]["labels"] == {"org.pivoine.kompose.stack": "core", LABEL: hashes["redis"]}
     assert project["services"]["mqtt"]["labels"] == {LABEL: hashes["mqtt"]}
-    assert "labels" not in project["services"]["postgres"]
+    assert project["services"]["postgres"]["labels"] == {LABEL: hashes["postgres"]}
     for service in project["services"].values():
         service.pop("labels", None)
     for service in original["services"].values():
@@ -91,8 +108,8 @@ def test_list_labels_replaced_not_duplicated():
     assert yaml.safe_load(text)["services"]["a"]["labels"] == ["k=v", "%s=%s" % (LABEL, hashes["a"])]
 
 
-def test_no_mounts_leaves_text_alone():
-    compose = "name: x\nservices:\n  a:\n    image: x # comment kept\n"
+def test_no_services_leaves_text_alone():
+    compose = "name: x # comment kept\nservices: {}\n"
     assert with_config_hashes(compose, {"a.conf": b"1"}) == (compose, {})
 
 
@@ -111,3 +128,51 @@ def test_stale_services():
     ]
     assert stale_services(containers, {"redis": "aaa", "mqtt": "bbb", "otel": "ccc"}) == ["mqtt", "otel"]
     assert stale_services([], {}) == []
+
+
+def _container(service, digest, state="running", status="Up 3 minutes (healthy)", image="redis:7", image_id="sha256:r"):
+    return {"Names": ["/core-%s" % service], "Image": image, "ImageID": image_id, "State": state, "Status": status,
+            "Labels": {"com.docker.compose.service": service, LABEL: digest}}
+
+
+SERVICES = {"redis": {"image": "redis:7", "container_name": "core-redis"},
+            "mqtt": {"image": "mosquitto:2", "container_name": "core-mqtt"}}
+HASHES = {"redis": "aaa", "mqtt": "bbb"}
+IMAGES = {"redis:7": "sha256:r", "mosquitto:2": "sha256:m"}
+
+
+def _running():
+    return [_container("redis", "aaa"), _container("mqtt", "bbb", status="Up 1 hour", image="mosquitto:2", image_id="sha256:m")]
+
+
+def test_drift_none_when_everything_runs_as_rendered():
+    assert stack_drift(SERVICES, HASHES, _running(), IMAGES) == []
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda c: c[0]["Labels"].update({LABEL: "old"}), "redis: definition or mounted files changed"),
+    (lambda c: c.pop(1), "mqtt: no container"),
+    (lambda c: c[0].update(State="exited", Status="Exited (1) 2 minutes ago"), "redis: exited"),
+    (lambda c: c[0].update(Status="Up 1 minute (unhealthy)"), "redis: unhealthy"),
+    (lambda c: c[0].update(Status="Up 2 seconds (health: starting)"), "redis: starting"),
+    (lambda c: c[0].update(ImageID="sha256:older"), "redis: redis:7 resolves to sha256:r, the container runs sha256:older"),
+    (lambda c: c.append(_container("old", "x")), "old: orphan container core-old"),
+])
+def test_drift_names_the_service_and_what_differs(change, reason):
+    containers = _running()
+    change(containers)
+    assert stack_drift(SERVICES, HASHES, containers, IMAGES) == [reason]
+
+
+def test_drift_when_the_image_is_gone_from_the_host():
+    assert stack_drift(SERVICES, HASHES, _running(), dict(IMAGES, **{"redis:7": None})) == [
+        "redis: redis:7 resolves to no image on the host, the container runs sha256:r"]
+
+
+def test_upgrading_only_the_holders_with_another_image_reference():
+    containers = _running()
+    containers[0]["Image"] = "redis:6"
+    containers[1]["Image"] = "mosquitto:1"
+    assert upgrading(SERVICES, containers, {"core-redis"}) == [
+        {"service": "redis", "container": "core-redis", "from": "redis:6", "to": "redis:7"}]
+    assert upgrading(SERVICES, _running(), {"core-redis", "core-mqtt"}) == []

@@ -1,0 +1,94 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, pivoine.kompose developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: stack_state
+short_description: What a compose project runs, from one listing of its containers
+version_added: 0.3.0
+description:
+  - Lists the containers of one compose project (label C(com.docker.compose.project)), stopped ones
+    included, with one call to the Docker API, and resolves the given image references to the image
+    ids they name now.
+  - Reads only; it never changes anything. The P(pivoine.kompose.stack#module) action calls it after
+    the render to decide whether C(docker compose up) has anything to do; the lifecycle calls it again
+    after an C(up) for the containers' new addresses.
+author:
+  - pivoine.kompose developers (@pivoine)
+extends_documentation_fragment:
+  - community.docker.docker.api_documentation
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: N/A
+requirements:
+  - requests (the Docker API client of community.docker)
+options:
+  project:
+    description: The compose project name (the stack's name).
+    type: str
+    required: true
+  network:
+    description: The network whose addresses RV(addresses) lists.
+    type: str
+  images:
+    description: Image references to resolve to the ids they name on the host now (RV(images)).
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: What the core stack runs, with the addresses on the kompose network
+  pivoine.kompose.stack_state:
+    project: core
+    network: kompose
+  register: core_state
+"""
+
+RETURN = r"""
+containers:
+  description: The project's container summaries as the Docker API lists them (C(Names), C(Image), C(ImageID), C(State),
+    C(Status), C(Labels), C(NetworkSettings)), stopped ones included.
+  returned: always
+  type: list
+  elements: dict
+images:
+  description: Each reference of O(images) to the id of the image it names now, or V(null) when there is none on the host.
+  returned: always
+  type: dict
+  sample: {"postgres:17": "sha256:4a1b..."}
+addresses:
+  description: Container name to its IPv4 address on O(network) (containers not attached to it are left out).
+  returned: always
+  type: dict
+  sample: {core-postgres: 172.18.0.2}
+"""
+
+from ansible_collections.community.docker.plugins.module_utils.common_api import AnsibleDockerClient
+
+from ansible_collections.pivoine.kompose.plugins.module_utils._stack_state import project_state
+
+
+def main():
+    client = AnsibleDockerClient(
+        argument_spec=dict(
+            project=dict(type="str", required=True),
+            network=dict(type="str"),
+            images=dict(type="list", elements="str", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    params = client.module.params
+    state = project_state(client, params["project"], params["network"], params["images"])
+    client.module.exit_json(changed=False, **state)
+
+
+if __name__ == "__main__":
+    main()

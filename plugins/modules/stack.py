@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: stack
 short_description: Render a stack and compare it with what runs, in one task
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Does what P(pivoine.kompose.stack_files#module) does (renders the stack's templates on the controller, stamps
     each compose service with the label C(org.pivoine.kompose.config-hash), writes every file in one module

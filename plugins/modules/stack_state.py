@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: stack_state
 short_description: What a compose project runs, from one listing of its containers
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Lists the containers of one compose project (label C(com.docker.compose.project)), stopped ones
     included, with one call to the Docker API, and resolves the given image references to the image

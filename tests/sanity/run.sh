@@ -18,6 +18,13 @@ for path in sys.stdin.buffer.read().decode().split("\0"):
         os.makedirs(os.path.join(dest, os.path.dirname(path)), exist_ok=True)
         shutil.copy2(path, os.path.join(dest, path), follow_symlinks=False)
 ' "$build")
+# the collections this one imports (community.docker's API client and doc fragment), from the
+# pinned `ansible` package, where ansible-test looks for them: beside this collection
+site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections
+[ -d "$site/community/docker" ] || { echo "run.sh: community.docker not found in $site (make setup)" >&2; exit 1; }
+mkdir -p "$root/build/ansible_collections/community"
+cp -a "$site/community/docker" "$root/build/ansible_collections/community/docker"
+
 cd "$build"
 git init -q && git add -A
 
@@ -29,7 +36,7 @@ mkdir -p "$cache"
 cp "$here/get_pip_standin.py" "$cache/get_pip_${pip_version//./_}.py"
 
 case "${1:-all}" in
-  sanity) ansible-test sanity --venv --python 3.11 --color no ;;
+  sanity) ansible-test sanity --venv --python 3.11 --color no "${@:2}" ;;
   # units in this (the project's) venv: the pinned, locally installed packages, nothing fetched
   units) ansible-test units --local --python 3.11 --color no ;;
   all)

@@ -28,8 +28,6 @@ extends_documentation_fragment:
   - community.docker.docker.api_documentation
   - ansible.builtin.action_common_attributes
 attributes:
-  action:
-    support: full
   check_mode:
     support: full
     details: Nothing is written; RV(drift) and RV(would_recreate) compare the running containers with the new render.
@@ -176,7 +174,7 @@ would_recreate:
   elements: str
   sample: [redis]
 upgrading:
-  description: Services of O(holders) whose container runs another image reference than the rendered one.
+  description: Services of C(holders) whose container runs another image reference than the rendered one.
   returned: always
   type: list
   elements: dict

@@ -20,13 +20,14 @@ author:
   - pivoine.kompose developers (@pivoine)
 extends_documentation_fragment:
   - community.docker.docker.api_documentation
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
+  - pivoine.kompose.attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
-    support: N/A
+    support: none
+  idempotent:
+    support: full
 requirements:
   - requests (the Docker API client of community.docker)
 options:

@@ -678,9 +678,10 @@ def oidc_clients(catalog):
                                 "userinfo.token.claim": "false"}},
                     {"name": "groups", "protocol": "openid-connect", "protocolMapper": "oidc-group-membership-mapper",
                      "consentRequired": False,
+                     # multivalued: Keycloak stores it on the mapper when it is left out
                      "config": {"claim.name": "groups", "full.path": "false", "id.token.claim": "true",
                                 "access.token.claim": "true", "userinfo.token.claim": "true",
-                                "introspection.token.claim": "true"}},
+                                "introspection.token.claim": "true", "multivalued": "true"}},
                 ],
             },
         })

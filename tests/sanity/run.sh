@@ -18,12 +18,13 @@ for path in sys.stdin.buffer.read().decode().split("\0"):
         os.makedirs(os.path.join(dest, os.path.dirname(path)), exist_ok=True)
         shutil.copy2(path, os.path.join(dest, path), follow_symlinks=False)
 ' "$build")
-# the collections this one imports (community.docker's API client and doc fragment), from the
-# pinned `ansible` package, where ansible-test looks for them: beside this collection
+# the collections this one imports (community.docker's API client, community.general's Keycloak
+# client, their doc fragments), from the pinned `ansible` package, where ansible-test looks for
+# them: beside this collection
 site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections
-[ -d "$site/community/docker" ] || { echo "run.sh: community.docker not found in $site (make setup)" >&2; exit 1; }
+[ -d "$site/community/general" ] && [ -d "$site/community/docker" ] || { echo "run.sh: community.docker or community.general not found in $site (make setup)" >&2; exit 1; }
 mkdir -p "$root/build/ansible_collections/community"
-cp -a "$site/community/docker" "$root/build/ansible_collections/community/docker"
+for dep in docker general; do cp -a "$site/community/$dep" "$root/build/ansible_collections/community/$dep"; done
 
 cd "$build"
 git init -q && git add -A

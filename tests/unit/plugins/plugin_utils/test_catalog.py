@@ -509,7 +509,7 @@ def _mappers(client_id):
                     "introspection.token.claim": "true", "userinfo.token.claim": "false"}},
         {"name": "groups", "protocol": "openid-connect", "protocolMapper": "oidc-group-membership-mapper", "consentRequired": False,
          "config": {"claim.name": "groups", "full.path": "false", "id.token.claim": "true", "access.token.claim": "true",
-                    "userinfo.token.claim": "true", "introspection.token.claim": "true"}},
+                    "userinfo.token.claim": "true", "introspection.token.claim": "true", "multivalued": "true"}},
     ]
 
 

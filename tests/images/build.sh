@@ -19,6 +19,8 @@
 #    then checked again with sha256sum) and extracts MEMBER as DEST, mode 0755, into a copy of
 #    the directory that is the build context. The pinned sha256 is part of the image's hash.
 #
+# Independent builds run in parallel (KOMPOSE_LAB_JOBS at a time, default one per core).
+#
 # Every image carries the label kompose.lab.hash = sha256 over its build directory's files
 # (paths + contents; for derived images also their base's hash). An image whose tag already
 # has the same hash is skipped, so a re-run takes seconds. Prints one line per image.
@@ -241,10 +243,29 @@ done
 [ "${#variants[@]}" -gt 0 ] || suites=(bookworm)
 mapfile -t suites < <(printf '%s\n' "${suites[@]}" | LC_ALL=C sort -u)
 
-for s in "${suites[@]}"; do build_base "$s"; done
+# Independent builds run side by side, KOMPOSE_LAB_JOBS at a time (default: one per core): the
+# bases first, then every image (each needs only its base). Each job prints its own line; any
+# failure fails the whole build once the running jobs have ended.
+JOBS="${KOMPOSE_LAB_JOBS:-$(nproc)}"
+pids=()
+pool_run() { # pool_run FUNCTION ARGS...: start it in the background once fewer than JOBS run
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  "$@" &
+  pids+=("$!")
+}
+pool_wait() { # pool_wait WHAT: wait for every job started so far; die if one failed
+  local pid failed=0
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  pids=()
+  [ "$failed" -eq 0 ] || die "$1 failed to build (see above)"
+}
+
+for s in "${suites[@]}"; do pool_run build_base "$s"; done
+pool_wait "a base image"
 for v in "${variants[@]}"; do
   read -r -a parts <<<"$v"
-  build_image "${parts[@]}"
+  pool_run build_image "${parts[@]}"
 done
+pool_wait "an image"
 # Remove dangling layers left by rebuilt images (only untagged, unused ones).
 docker image prune -f --filter "label=$HASH_LABEL" >/dev/null 2>&1 || true

@@ -25,6 +25,7 @@ description:
 author:
   - pivoine.kompose developers (@pivoine)
 extends_documentation_fragment:
+  - pivoine.kompose.stack_files
   - community.docker.docker.api_documentation
   - ansible.builtin.action_common_attributes
 attributes:
@@ -37,68 +38,6 @@ attributes:
   platform:
     platforms: posix
 options:
-  root:
-    description: The stack's directory, as in P(pivoine.kompose.stack_files#module).
-    type: path
-    required: true
-  root_mode:
-    description: Mode of O(root), as in P(pivoine.kompose.stack_files#module).
-    type: raw
-    default: "0755"
-  directories:
-    description: Directories to ensure, as in P(pivoine.kompose.stack_files#module).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      path:
-        description: Directory path, relative to O(root) or absolute.
-        type: path
-        required: true
-      mode:
-        description: Octal mode as a string.
-        type: raw
-        default: "0755"
-      owner:
-        description: Owner (name or numeric id).
-        type: str
-      group:
-        description: Group (name or numeric id).
-        type: str
-  files:
-    description: Files with a given content, as in P(pivoine.kompose.stack_files#module).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      path:
-        description: File path, relative to O(root) or absolute.
-        type: path
-        required: true
-      content:
-        description: The full content of the file.
-        type: str
-      mode:
-        description: Octal mode as a string.
-        type: raw
-        default: "0644"
-      owner:
-        description: Owner (name or numeric id).
-        type: str
-      group:
-        description: Group (name or numeric id).
-        type: str
-      secret:
-        description: The content holds secrets; never returned, masked diff.
-        type: bool
-        default: false
-      secret_content:
-        description: Content of a secret file.
-        type: str
-      force:
-        description: V(false) - created when missing, never rewritten (a seed the service keeps itself).
-        type: bool
-        default: true
   project:
     description: The compose project name. Defaults to the last component of O(root).
     type: str

@@ -22,9 +22,11 @@ for path in sys.stdin.buffer.read().decode().split("\0"):
 # client, their doc fragments), from the pinned `ansible` package, where ansible-test looks for
 # them: beside this collection
 site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections
-[ -d "$site/community/general" ] && [ -d "$site/community/docker" ] || { echo "run.sh: community.docker or community.general not found in $site (make setup)" >&2; exit 1; }
 mkdir -p "$root/build/ansible_collections/community"
-for dep in docker general; do cp -a "$site/community/$dep" "$root/build/ansible_collections/community/$dep"; done
+for dep in docker general; do
+  [ -d "$site/community/$dep" ] || { echo "run.sh: community.$dep not found in $site (make setup)" >&2; exit 1; }
+  cp -a "$site/community/$dep" "$root/build/ansible_collections/community/$dep"
+done
 
 cd "$build"
 git init -q && git add -A

@@ -23,9 +23,14 @@ from ansible_collections.pivoine.kompose.plugins.plugin_utils._compose import st
 
 class ActionModule(StackFilesAction):
     _VALID_ARGS = StackFilesAction._VALID_ARGS | frozenset(("project", "network", "holders", "inspect"))
-    _MODULE = "pivoine.kompose.stack"
+    @property
+    def _MODULE(self):
+        # rendering only: the lighter stack_files module writes the same files without a Docker client
+        return "pivoine.kompose.stack" if self._inspect else "pivoine.kompose.stack_files"
 
     def _module_args(self, args):
+        if not self._inspect:
+            return args
         services = self._services()
         images = sorted({svc["image"] for svc in services.values() if isinstance(svc, dict) and svc.get("image")})
         return dict(args, project=self._project, network=self._network, inspect=self._inspect, images=images)

@@ -23,6 +23,7 @@ from ansible_collections.pivoine.kompose.plugins.plugin_utils._compose import st
 
 class ActionModule(StackFilesAction):
     _VALID_ARGS = StackFilesAction._VALID_ARGS | frozenset(("project", "network", "holders", "inspect"))
+
     @property
     def _MODULE(self):
         # rendering only: the lighter stack_files module writes the same files without a Docker client

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the kompose-lab images: throwaway containers, removed afterwards.
+# The built-in checks below and each image's own smoke script (tests/images/*/smoke) use
+# containers and networks of their own, so they run side by side, KOMPOSE_LAB_JOBS at a time
+# (default 3: they mostly wait for servers to start); each one's output is printed whole, in order.
 set -uo pipefail
-exec 3>&1
 NET=klab-smoke-net; T="$(mktemp -d)"; FAIL=0
 ok()   { printf 'ok   %s\n' "$*"; }
 bad()  { printf 'FAIL %s\n' "$*"; FAIL=1; }
@@ -9,13 +11,16 @@ check() { local d="$1"; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else bad "
 cleanup() { docker rm -fv klab-pg klab-redis klab-mqtt klab-prom klab-am klab-ne klab-pe klab-re klab-bb klab-traefik >/dev/null 2>&1; docker network rm $NET >/dev/null 2>&1; rm -rf "$T"; }
 trap cleanup EXIT
 cleanup; T="$(mktemp -d)"; chmod 755 "$T"
-docker network create $NET >/dev/null
 wait_for() { local _; for _ in $(seq 1 40); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done; return 1; }
 stop_time() { # stop_time NAME -> fails if docker stop takes >= 3 s
   local s e; s=$(date +%s.%N); docker stop "$1" >/dev/null; e=$(date +%s.%N)
   local d; d=$(echo "$e - $s" | bc); printf '     docker stop %s: %.2fs\n' "$1" "$d" >&3
   [ "$(echo "$d < 3" | bc)" = 1 ]
 }
+
+builtin_checks() {
+exec 3>&1
+docker network create $NET >/dev/null
 
 # --- postgres ---
 printf 'p@ss word\n' >"$T/pgpw"; chmod 644 "$T/pgpw"
@@ -116,11 +121,27 @@ check "traefik: no error logged" bash -c "! docker logs klab-traefik 2>&1 | grep
 check "traefik: docker stop < 3 s" stop_time klab-traefik
 docker rm -fv klab-traefik >/dev/null
 
-# --- images that carry their own smoke script (keycloak, oauth2-proxy, pebble) ---
+return "$FAIL"
+}
+
+# --- the built-in checks and the images that carry their own smoke script (keycloak, oauth2-proxy,
+# pebble, ...), side by side ---
+names=(built-in); runs=(builtin_checks)
 for script in "$(dirname "$0")"/*/smoke; do
   [ -x "$script" ] || continue
-  echo "--- $(basename "$(dirname "$script")") ($script)"
-  if ! "$script"; then bad "$(basename "$(dirname "$script")"): its smoke script failed"; fi
+  names+=("$(basename "$(dirname "$script")") ($script)"); runs+=("$script")
+done
+jobs_max="${KOMPOSE_LAB_JOBS:-3}"
+for i in "${!runs[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  { SECONDS=0; "${runs[$i]}"; echo "$? $SECONDS" >"$T/rc.$i"; } >"$T/out.$i" 2>&1 &
+done
+wait
+for i in "${!runs[@]}"; do
+  read -r rc took <"$T/rc.$i" || { rc=1; took='?'; }
+  echo "--- ${names[$i]}: ${took} s"
+  cat "$T/out.$i"
+  if [ "$rc" != 0 ]; then bad "${names[$i]%% *}: its smoke checks failed"; fi
 done
 
 if [ "$FAIL" = 0 ]; then echo "ALL OK"; else echo "SOME CHECKS FAILED"; exit 1; fi

@@ -93,11 +93,6 @@ build_base() { # build_base SUITE
   if [ "$(image_hash_label "$BASE_TAG")" = "$BASE_HASH" ]; then
     printf '%-40s up to date (%ds)\n' "$BASE_TAG" $((SECONDS - start)); return
   fi
-  if ! command -v debootstrap >/dev/null 2>&1; then
-    log "installing debootstrap"
-    apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap >/dev/null
-  fi
   rootfs="$(mktemp -d /var/tmp/kompose-lab-rootfs.XXXXXX)"
   log "debootstrap --variant=minbase $SUITE from $MIRROR"
   if ! debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR" >"$rootfs.log" 2>&1; then
@@ -260,6 +255,16 @@ pool_wait() { # pool_wait WHAT: wait for every job started so far; die if one fa
   [ "$failed" -eq 0 ] || die "$1 failed to build (see above)"
 }
 
+# debootstrap is installed once, before the base builds run side by side (two apt-get at once
+# fail on the dpkg lock)
+for s in "${suites[@]}"; do
+  if [ "$(image_hash_label "$BASE_REPO:$s")" != "$(base_hash "$s")" ] && ! command -v debootstrap >/dev/null 2>&1; then
+    log "installing debootstrap"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap >/dev/null
+    break
+  fi
+done
 for s in "${suites[@]}"; do pool_run build_base "$s"; done
 pool_wait "a base image"
 for v in "${variants[@]}"; do

@@ -1,0 +1,16 @@
+# Copyright: (c) 2026, pivoine.kompose developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Thin entry points for the day-2 playbooks' decisions; the logic lives in plugin_utils."""
+
+from __future__ import annotations
+
+from ansible_collections.pivoine.kompose.plugins.plugin_utils import _teardown
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wrap
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "teardown_plan": wrap("teardown_plan", _teardown.plan, [_teardown.TeardownError]),
+            "teardown_summary": wrap("teardown_summary", _teardown.summary, [_teardown.TeardownError]),
+        }

@@ -24,4 +24,5 @@ class FilterModule:
             "catalog_oidc_clients": _wrap("catalog_oidc_clients", _catalog.oidc_clients),
             "catalog_rotations": _wrap("catalog_rotations", _catalog.rotations),
             "catalog_gotify_applications": _wrap("catalog_gotify_applications", _catalog.gotify_applications),
+            "catalog_consumers": _wrap("catalog_consumers", _catalog.consumers),
         }

@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
-from ansible_collections.pivoine.kompose.plugins.plugin_utils import _teardown
+from ansible_collections.pivoine.kompose.plugins.plugin_utils import _restore, _teardown
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._catalog import CatalogError
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wrap
 
 
 class FilterModule:
     def filters(self):
         return {
+            "restore_plan": wrap("restore_plan", _restore.plan, [CatalogError]),
             "teardown_plan": wrap("teardown_plan", _teardown.plan, [_teardown.TeardownError]),
             "teardown_summary": wrap("teardown_summary", _teardown.summary, [_teardown.TeardownError]),
         }

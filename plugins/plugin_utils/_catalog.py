@@ -686,3 +686,29 @@ def oidc_clients(catalog):
             },
         })
     return out
+
+
+def consumers(catalog, server, of=None, running=None):
+    """Stack -> the services that use one of the core servers, to stop while it (or what it holds) is
+    restored or upgraded and to start again afterwards; services without a container are left out.
+
+    ``server``: ``postgres`` (every service with a database or a login; with ``of``, the service owning
+    that database and the services that read it), ``redis`` or ``mqtt`` (every service with an ACL user
+    there). ``running``: keep only these services (e.g. the ones whose containers run).
+    """
+    servers = [key for key, _ in SERVERS]
+    if server not in servers:
+        raise CatalogError("server: %r is not one of %s" % (server, ", ".join(servers)))
+    if not isinstance(catalog, Mapping):
+        raise CatalogError("expected the resolved catalog (a mapping of service name to entry), got %s" % type(catalog).__name__)
+    by_stack = {}
+    for name, entry in catalog.items():
+        spec = entry.get(server)
+        if spec is None or name in servers or "container" not in entry:
+            continue
+        if of is not None and name != of and of not in (spec or {}).get("reads", []):
+            continue
+        if running is not None and name not in running:
+            continue
+        by_stack.setdefault(entry["stack"], []).append(name)
+    return by_stack

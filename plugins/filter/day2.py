@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.pivoine.kompose.plugins.plugin_utils import _restore, _teardown
+from ansible_collections.pivoine.kompose.plugins.plugin_utils import _restore, _status, _teardown
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._catalog import CatalogError
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wrap
 
@@ -13,6 +13,7 @@ class FilterModule:
     def filters(self):
         return {
             "restore_plan": wrap("restore_plan", _restore.plan, [CatalogError]),
+            "status_table": wrap("status_table", _status.table, [_status.StatusError]),
             "teardown_plan": wrap("teardown_plan", _teardown.plan, [_teardown.TeardownError]),
             "teardown_summary": wrap("teardown_summary", _teardown.summary, [_teardown.TeardownError]),
         }

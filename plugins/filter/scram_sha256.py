@@ -7,7 +7,7 @@ import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pivoine.kompose.plugins.module_utils._postgres import scram_verifier
+from ansible_collections.pivoine.kompose.plugins.module_utils._scram import scram_verifier
 
 
 def scram_sha256(password, iterations=4096):

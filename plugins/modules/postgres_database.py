@@ -393,11 +393,11 @@ from ansible_collections.pivoine.kompose.plugins.module_utils._postgres import (
     ensure_psycopg,
     identifier,
     one_line,
-    password_matches,
     postgres_argument_spec,
     psycopg,
     sql,
 )
+from ansible_collections.pivoine.kompose.plugins.module_utils._scram import password_matches
 
 PER_DB_OPTIONS = ('name', 'owner', 'password', 'update_password', 'state', 'drop_owner', 'extensions',
                   'conn_limit', 'encoding', 'lc_collate', 'lc_ctype', 'template', 'owner_roles', 'readers')

@@ -696,7 +696,7 @@ def consumers(catalog, server, of=None, running=None):
     that database and the services that read it), ``redis`` or ``mqtt`` (every service with an ACL user
     there). ``running``: keep only these services (e.g. the ones whose containers run).
     """
-    servers = [key for key, _ in SERVERS]
+    servers = [pair[0] for pair in SERVERS]
     if server not in servers:
         raise CatalogError("server: %r is not one of %s" % (server, ", ".join(servers)))
     if not isinstance(catalog, Mapping):

@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pivoine.kompose.plugins.filter.scram_sha256 import scram_sha256
-from ansible_collections.pivoine.kompose.plugins.module_utils._postgres import password_matches
+from ansible_collections.pivoine.kompose.plugins.module_utils._scram import password_matches
 
 
 def test_the_verifier_matches_its_password_only():

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tables of cases for the pure parts of module_utils/_postgres.py."""
+"""Tables of cases for the pure parts of module_utils/_postgres.py and _scram.py."""
 
 import pytest
 
-from ansible_collections.pivoine.kompose.plugins.module_utils import _postgres as pg
+from ansible_collections.pivoine.kompose.plugins.module_utils import _postgres
+from ansible_collections.pivoine.kompose.plugins.module_utils import _scram as pg
 
 # Verifiers taken from a real PostgreSQL 15 (pg_authid.rolpassword).
 SCRAM_S3CRET = ('SCRAM-SHA-256$4096:qNmelkw3vmU15LOBUJ7QZw==$bGTp3/A3iEaeCajFO2VXejJrhWGJgl9Bpc07UtFHJ6Y='
@@ -71,11 +72,11 @@ def test_saslprep(text, expected):
     ('nul\x00byte', "name='nul\\x00byte' contains a NUL character"),
 ])
 def test_check_identifier(value, error):
-    assert pg.check_identifier('name', value) == error
+    assert _postgres.check_identifier('name', value) == error
 
 
 def test_argument_spec_marks_secrets():
-    spec = pg.postgres_argument_spec()
+    spec = _postgres.postgres_argument_spec()
     assert spec['login_password']['no_log'] is True
     assert spec['login_port']['default'] == 5432
 
@@ -86,4 +87,4 @@ def test_argument_spec_marks_secrets():
     ({'login_host': None, 'login_port': 5432, 'login_unix_socket': None}, 'the default socket:5432'),
 ])
 def test_endpoint(params, expected):
-    assert pg.endpoint(params) == expected
+    assert _postgres.endpoint(params) == expected

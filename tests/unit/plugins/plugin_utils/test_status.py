@@ -13,9 +13,10 @@ def inspected(name, stack, running=True, health="healthy", label="h1", started="
     state = {"Status": "running" if running else "exited", "Running": running, "StartedAt": started}
     if health:
         state["Health"] = {"Status": health}
+    labels = {"org.pivoine.kompose.config-hash": label} if label else {}
+    config = {"Image": "kompose-lab/%s:1" % name, "Labels": labels}
     return {"item": {"name": name, "stack": stack, "container": "%s-%s" % (stack, name), "image": "x:1"}, "exists": True,
-            "container": {"State": state, "RestartCount": 2, "Config": {"Image": "kompose-lab/%s:1" % name,
-                                                                         "Labels": {"org.pivoine.kompose.config-hash": label} if label else {}}}}
+            "container": {"State": state, "RestartCount": 2, "Config": config}}
 
 
 def test_rows_state_uptime_and_config():

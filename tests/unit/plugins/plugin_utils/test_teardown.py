@@ -41,8 +41,9 @@ DIRS = [ROOT + "/core", ROOT + "/vault", ROOT + "/watch", ROOT + "/gone", ROOT +
 FILES = [ROOT + "/core/compose.yaml", ROOT + "/vault/compose.yaml", ROOT + "/watch/compose.yaml"]
 
 
-def teardown(stacks=(), purge=False, kept=KEPT, host=HOST, registry=REGISTRY):
-    return plan(copy.deepcopy(host), ROOT + "/", DIRS, FILES, registry, list(stacks), purge, kept)
+def teardown(stacks=(), purge=False, kept=None, host=None):
+    return plan(copy.deepcopy(HOST if host is None else host), ROOT + "/", DIRS, FILES, REGISTRY, list(stacks), purge,
+                KEPT if kept is None else kept)
 
 
 def test_stock_of_every_stack():

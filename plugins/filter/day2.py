@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.pivoine.kompose.plugins.plugin_utils import _restore, _status, _teardown
+from ansible_collections.pivoine.kompose.plugins.plugin_utils import _backup, _restore, _status, _teardown
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._catalog import CatalogError
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wrap
 
@@ -12,6 +12,8 @@ from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wr
 class FilterModule:
     def filters(self):
         return {
+            "backup_manifest": wrap("backup_manifest", _backup.manifest, [_backup.BackupError]),
+            "backup_verify": wrap("backup_verify", _backup.verify, [_backup.BackupError]),
             "restore_plan": wrap("restore_plan", _restore.plan, [CatalogError]),
             "status_table": wrap("status_table", _status.table, [_status.StatusError]),
             "teardown_plan": wrap("teardown_plan", _teardown.plan, [_teardown.TeardownError]),

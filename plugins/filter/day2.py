@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.pivoine.kompose.plugins.plugin_utils import _backup, _restore, _status, _teardown
+from ansible_collections.pivoine.kompose.plugins.plugin_utils import _backup, _restore, _rotate, _status, _teardown
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._catalog import CatalogError
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wrap
 
@@ -15,6 +15,7 @@ class FilterModule:
             "backup_manifest": wrap("backup_manifest", _backup.manifest, [_backup.BackupError]),
             "backup_verify": wrap("backup_verify", _backup.verify, [_backup.BackupError]),
             "restore_plan": wrap("restore_plan", _restore.plan, [CatalogError]),
+            "rotation_failures": wrap("rotation_failures", _rotate.failures, [_rotate.RotateError]),
             "status_table": wrap("status_table", _status.table, [_status.StatusError]),
             "teardown_plan": wrap("teardown_plan", _teardown.plan, [_teardown.TeardownError]),
             "teardown_summary": wrap("teardown_summary", _teardown.summary, [_teardown.TeardownError]),

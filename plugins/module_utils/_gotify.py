@@ -33,7 +33,7 @@ from urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
-MASK = '********'
+from ansible_collections.pivoine.kompose.plugins.module_utils._mask import MASK
 ISSUED_MASK = MASK + ' (new)'
 # Gotify's JSON keys -> the module's return keys; the token is never part of it
 APP_FIELDS = (('id', 'id'), ('name', 'name'), ('description', 'description'),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 
-MASK = "********"
+from ansible_collections.pivoine.kompose.plugins.module_utils._mask import MASK
 SECRET_KEYS = ("secret",)
 
 

@@ -27,7 +27,6 @@ except ImportError:
 # PostgreSQL truncates identifiers longer than NAMEDATALEN - 1 bytes (with a NOTICE only),
 # which would make a module silently manage another object than the one asked for.
 MAX_IDENTIFIER_BYTES = 63
-MASK = '********'
 
 
 def postgres_argument_spec():

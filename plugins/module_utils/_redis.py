@@ -26,7 +26,7 @@ except ImportError:
     redis = None
     REDIS_IMPORT_ERROR = traceback.format_exc()
 
-MASK = '********'
+from ansible_collections.pivoine.kompose.plugins.module_utils._mask import MASK
 HASH_RE = re.compile(r'^[0-9a-f]{64}$')
 KEY_RE = re.compile(r'^(~|%(R|W|RW)~)\S*$')
 COMMAND_RULE_RE = re.compile(r'^[+-]@?[a-z0-9_.:-]+(\|\S+)?$')

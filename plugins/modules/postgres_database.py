@@ -386,8 +386,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pivoine.kompose.plugins.module_utils._mask import MASK
 from ansible_collections.pivoine.kompose.plugins.module_utils._postgres import (
-    MASK,
     check_identifier,
     connect,
     ensure_psycopg,

@@ -57,13 +57,14 @@ write_playbook() {
     redis_bare_port: $5
     redis_password: "$KOMPOSE_REDIS_PASSWORD"
     redis_dir: "$6"
+  # the collection's module_defaults groups (meta/runtime.yml action_groups)
   module_defaults:
-    pivoine.kompose.postgres_database: &pg
+    group/pivoine.kompose.postgres:
       login_host: 127.0.0.1
       login_port: $2
       login_user: postgres
       login_password: "$KOMPOSE_PG_PASSWORD"
-    pivoine.kompose.redis_acl:
+    group/pivoine.kompose.redis:
       login_host: 127.0.0.1
       login_port: $3
       login_user: admin

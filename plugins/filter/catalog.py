@@ -25,4 +25,5 @@ class FilterModule:
             "catalog_rotations": _wrap("catalog_rotations", _catalog.rotations),
             "catalog_gotify_applications": _wrap("catalog_gotify_applications", _catalog.gotify_applications),
             "catalog_consumers": _wrap("catalog_consumers", _catalog.consumers),
+            "catalog_volumes": _wrap("catalog_volumes", _catalog.volumes),
         }

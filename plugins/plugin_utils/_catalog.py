@@ -41,8 +41,9 @@ PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths", "health",
-    "gotify",
+    "gotify", "volumes",
 ))
+VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 PATH_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 PREFIX_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 POSTGRES_KEYS = ("database", "owner", "extensions", "roles", "reads")
@@ -272,6 +273,9 @@ def _validate_entry(name, entry, known_stacks, middlewares):
     if entry.get("gotify") is not None:
         _check_list(where + ".gotify", entry["gotify"], PATH_NAME_RE.match,
                     "a Gotify application name (lower-case letters, digits, -)")
+    if entry.get("volumes") is not None:
+        _check_list(where + ".volumes", entry["volumes"], VOLUME_RE.match,
+                    "a compose volume name of the service (lower-case letters, digits, _ . -)")
 
 
 def _check_paths(where, paths, middlewares):
@@ -712,3 +716,9 @@ def consumers(catalog, server, of=None, running=None):
             continue
         by_stack.setdefault(entry["stack"], []).append(name)
     return by_stack
+
+
+def volumes(catalog):
+    """Service -> the compose volumes holding its data (the entries' ``volumes``): what a backup
+    archives, with the service stopped meanwhile. The core servers' data is dumped instead."""
+    return {name: list(entry["volumes"]) for name, entry in _entries(catalog) if entry.get("volumes")}

@@ -96,6 +96,8 @@ def test_overrides_merge_deeply_and_add_services():
     (dict(images=dict(IMAGES, postgres="postgres:16 --privileged")), "is not a valid image reference"),
     (dict(stacks=["core", "link"], middlewares=["sso-secure-limited"]),
      "kompose_services.linkwarden.middleware: 'sso-secure' is not a defined middleware (sso-secure-limited)"),
+    (dict(overrides={"linkwarden": {"volumes": ["Data Volume"]}}),
+     "kompose_services.linkwarden.volumes: 'Data Volume' is not a compose volume name of the service"),
 ])
 def test_validation_names_variable_and_value(kwargs, message):
     with pytest.raises(c.CatalogError, match=re.escape(message)):
@@ -627,3 +629,10 @@ def test_rotates_is_a_boolean_and_not_passed_to_the_secret_store():
         resolve(stacks=["core", "link"], overrides={"linkwarden": {"secrets": {"nextauth": {"rotates": "yes"}}}})
     specs = c.secret_specs(resolve(stacks=["core", "link"], overrides={"linkwarden": {"secrets": {"nextauth": {"kind": "hex", "rotates": True}}}}))
     assert {"name": "linkwarden-nextauth", "kind": "hex"} in specs
+
+
+def test_data_volumes_of_the_enabled_services():
+    overrides = {"linkwarden": {"volumes": ["link-data"]}, "letterpress": {"volumes": []}}
+    out = resolve(stacks=["core", "link", "news"], overrides=overrides)
+    assert c.volumes(out) == {"linkwarden": ["link-data"]}
+    assert c.volumes(resolve(stacks=["core"], overrides={"linkwarden": {"volumes": ["link-data"]}})) == {}

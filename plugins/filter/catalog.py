@@ -26,4 +26,6 @@ class FilterModule:
             "catalog_gotify_applications": _wrap("catalog_gotify_applications", _catalog.gotify_applications),
             "catalog_consumers": _wrap("catalog_consumers", _catalog.consumers),
             "catalog_volumes": _wrap("catalog_volumes", _catalog.volumes),
+            "catalog_database": _wrap("catalog_database", _catalog.database),
+            "postgres_url": _wrap("postgres_url", _catalog.postgres_url),
         }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from urllib.parse import quote
 
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._secrets import KINDS as SECRET_KINDS
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._secrets import NAME_RE as SECRET_NAME_RE
@@ -722,3 +723,27 @@ def volumes(catalog):
     """Service -> the compose volumes holding its data (the entries' ``volumes``): what a backup
     archives, with the service stopped meanwhile. The core servers' data is dumped instead."""
     return {name: list(entry["volumes"]) for name, entry in _entries(catalog) if entry.get("volumes")}
+
+
+def database(catalog, service):
+    """One service's database (or login role) as the core stack's server provisions it, with where to
+    reach it: service, name (None for a login role only), owner, extensions, roles, readers, secret
+    (``postgres-<owner>``), host and port (the PostgreSQL server's container and port)."""
+    for item in postgres_databases(catalog):
+        if item["service"] == service:
+            server = catalog.get("postgres") or {}
+            return dict(item, host=server.get("container"), port=server.get("port"))
+    raise CatalogError("kompose_services.%s.postgres: service %r has no PostgreSQL database or login (enabled: %s)"
+                       % (service, service, ", ".join(item["service"] for item in postgres_databases(catalog)) or "none"))
+
+
+def postgres_url(db, password=None, scheme="postgresql", query=None):
+    """A connection URL of a ``database`` entry: ``<scheme>://<owner>:<password>@<host>:<port>/<name>``,
+    user and password percent-encoded; without a password, no user either (e.g. JDBC, which takes them
+    apart); ``query`` is appended after ``?``."""
+    if not isinstance(db, Mapping) or not db.get("name") or not db.get("host"):
+        raise CatalogError("postgres_url: expected a catalog_database entry with a database and a host, got %r"
+                           % (dict(db, password=None) if isinstance(db, Mapping) else db,))
+    user = "" if password is None else "%s:%s@" % (quote(db["owner"], safe=""), quote(str(password), safe=""))
+    url = "%s://%s%s:%s/%s" % (scheme, user, db["host"], db["port"], db["name"])
+    return url + ("?" + query if query else "")

@@ -636,3 +636,17 @@ def test_data_volumes_of_the_enabled_services():
     out = resolve(stacks=["core", "link", "news"], overrides=overrides)
     assert c.volumes(out) == {"linkwarden": ["link-data"]}
     assert c.volumes(resolve(stacks=["core"], overrides={"linkwarden": {"volumes": ["link-data"]}})) == {}
+
+
+def test_one_services_database_and_its_urls():
+    out = resolve(stacks=["core", "link"])
+    db = c.database(out, "linkwarden")
+    assert (db["name"], db["owner"], db["secret"], db["host"], db["port"]) == (
+        "linkwarden", "linkwarden", "postgres-linkwarden", "core-postgres", 5432)
+    assert c.postgres_url(db, "p@ss/w:rd") == "postgresql://linkwarden:p%40ss%2Fw%3Ard@core-postgres:5432/linkwarden"
+    assert c.postgres_url(db, "x", query="schema=public").endswith("/linkwarden?schema=public")
+    assert c.postgres_url(db, scheme="jdbc:postgresql") == "jdbc:postgresql://core-postgres:5432/linkwarden"
+    with pytest.raises(c.CatalogError, match="service 'letterpress' has no PostgreSQL database or login"):
+        c.database(out, "letterpress")
+    with pytest.raises(c.CatalogError, match="postgres_url: expected a catalog_database entry"):
+        c.postgres_url({"owner": "x", "name": None, "host": "h"}, "secret")

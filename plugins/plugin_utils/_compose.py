@@ -25,6 +25,9 @@ import posixpath
 import yaml
 
 LABEL = "org.pivoine.kompose.config-hash"
+# every service of a stack carries its stack's name (the compose project's name): teardown, status
+# and the drills find the site's containers by it
+STACK_LABEL = "org.pivoine.kompose.stack"
 
 
 class ComposeError(ValueError):
@@ -63,13 +66,15 @@ def _covers(source, path):
 
 
 def _definition(service, project):
-    """The service's definition without its own digest label, and the project's other top-level keys."""
+    """The service's definition without the labels stamped on it (its digest, its stack: the project's
+    name, which does not count either), and the project's other top-level keys."""
     service = dict(service or {})
     labels = service.get("labels")
+    stamped = (LABEL, STACK_LABEL)
     if isinstance(labels, dict):
-        service["labels"] = {k: v for k, v in labels.items() if k != LABEL}
+        service["labels"] = {k: v for k, v in labels.items() if k not in stamped}
     elif isinstance(labels, list):
-        service["labels"] = [label for label in labels if not str(label).startswith(LABEL + "=")]
+        service["labels"] = [label for label in labels if str(label).split("=", 1)[0] not in stamped]
     if not service.get("labels", True):
         del service["labels"]  # stamped onto a service without labels: as if never stamped
     rest = {k: v for k, v in (project or {}).items() if k not in ("services", "name")}
@@ -105,7 +110,10 @@ def _header(text):
 
 
 def with_config_hashes(compose_text, files, key=None):
-    """Return (compose text with the config-hash labels, {service: digest})."""
+    """Return (compose text with the stack and config-hash labels, {service: digest}).
+
+    Every service gets the label org.pivoine.kompose.stack (the project's ``name``) and, where
+    ``config_hashes`` gives one, org.pivoine.kompose.config-hash."""
     try:
         project = yaml.safe_load(compose_text)
     except yaml.YAMLError as exc:
@@ -113,17 +121,23 @@ def with_config_hashes(compose_text, files, key=None):
     if not isinstance(project, dict) or not isinstance(project.get("services") or {}, dict):
         raise ComposeError("the rendered compose.yaml has no 'services' mapping")
     services = project.get("services") or {}
+    stamps = {}
+    if isinstance(project.get("name"), str):
+        stamps = {name: {STACK_LABEL: project["name"]} for name in services}
     hashes = config_hashes(services, files, key, project)
-    if not hashes:
-        return compose_text, hashes
     for name, digest in hashes.items():
+        stamps.setdefault(name, {})[LABEL] = digest
+    if not stamps:
+        return compose_text, hashes
+    for name, stamp in stamps.items():
         labels = services[name].get("labels")
         if labels is None:
             labels = services[name]["labels"] = {}
         if isinstance(labels, list):
-            labels[:] = [label for label in labels if not str(label).startswith(LABEL + "=")] + ["%s=%s" % (LABEL, digest)]
+            labels[:] = [label for label in labels if str(label).split("=", 1)[0] not in stamp] + [
+                "%s=%s" % item for item in stamp.items()]
         else:
-            labels[LABEL] = digest
+            labels.update(stamp)
     body = yaml.safe_dump(project, sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True)
     return _header(compose_text) + body, hashes
 

@@ -91,8 +91,9 @@ def test_labels_written_header_kept_rest_unchanged():
     project = yaml.safe_load(text)
     original = yaml.safe_load(COMPOSE)
     assert project["services"]["redis"]["labels"] == {"org.pivoine.kompose.stack": "core", LABEL: hashes["redis"]}
-    assert project["services"]["mqtt"]["labels"] == {LABEL: hashes["mqtt"]}
-    assert project["services"]["postgres"]["labels"] == {LABEL: hashes["postgres"]}
+    # every service carries its stack (the project's name), stamped like the digest
+    assert project["services"]["mqtt"]["labels"] == {"org.pivoine.kompose.stack": "core", LABEL: hashes["mqtt"]}
+    assert project["services"]["postgres"]["labels"] == {"org.pivoine.kompose.stack": "core", LABEL: hashes["postgres"]}
     for service in project["services"].values():
         service.pop("labels", None)
     for service in original["services"].values():
@@ -100,6 +101,13 @@ def test_labels_written_header_kept_rest_unchanged():
     assert project == original
     # rendering twice gives the same text: the file does not churn
     assert with_config_hashes(COMPOSE, FILES) == (text, hashes)
+    # the stamped labels do not count: the stamped text gives the same digests
+    assert with_config_hashes(text, FILES)[1] == hashes
+
+
+def test_the_stack_label_is_the_project_name_and_not_a_template_choice():
+    text, dummy = with_config_hashes(COMPOSE.replace("org.pivoine.kompose.stack: core", "org.pivoine.kompose.stack: other"), FILES)
+    assert yaml.safe_load(text)["services"]["redis"]["labels"]["org.pivoine.kompose.stack"] == "core"
 
 
 def test_list_labels_replaced_not_duplicated():

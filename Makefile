@@ -83,7 +83,7 @@ smoke:
 # each scenario's output passes scripts/tasktimes: headers stamped with seconds, then its slowest tasks
 MOLECULE_SCENARIOS := render default upgrade
 molecule:
-	for s in $(MOLECULE_SCENARIOS); do $(TIMED) "molecule $$s" env PYTHONUNBUFFERED=1 bash -o pipefail -c "molecule test -s $$s | scripts/tasktimes"; done
+	for s in $(MOLECULE_SCENARIOS); do $(TIMED) "molecule $$s" env PYTHONUNBUFFERED=1 bash -o pipefail -c "molecule test -s $$s 2>&1 | scripts/tasktimes"; done
 
 clean:
 	rm -rf build tests/output .ansible

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime
 import re
 
-HASH_LABEL = "org.pivoine.kompose.config-hash"
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._compose import LABEL as HASH_LABEL
+
 ROW = "%-8s %-24s %-40s %-18s %-10s %-8s %s"
 SET_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 

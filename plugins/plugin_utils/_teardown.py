@@ -14,8 +14,9 @@ directory under kompose_root are left.
 
 from __future__ import annotations
 
+from ansible_collections.pivoine.kompose.plugins.plugin_utils._compose import STACK_LABEL as STACK
+
 PROJECT = "com.docker.compose.project"
-STACK = "org.pivoine.kompose.stack"
 
 
 class TeardownError(Exception):

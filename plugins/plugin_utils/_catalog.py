@@ -42,7 +42,7 @@ PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths", "health",
-    "gotify", "volumes",
+    "gotify", "volumes", "needs",
 ))
 VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 PATH_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -56,6 +56,10 @@ OIDC_KEYS = ("client_id", "secret", "redirect_paths")
 SECRET_KEYS = ("kind", "length", "rotates")
 # entry key -> (the service that provides it, what it is); every such service is in the core stack
 SERVERS = (("postgres", "the PostgreSQL server"), ("redis", "the Redis server"), ("mqtt", "the MQTT broker"))
+# the services that sign users in: behind an SSO middleware they would redirect to themselves
+SIGN_IN_SERVICES = ("keycloak", "oauth2_proxy")
+# Traefik's forward-auth endpoint, which every SSO middleware asks
+SSO_SERVICE = "oauth2_proxy"
 
 
 class CatalogError(ValueError):
@@ -277,6 +281,13 @@ def _validate_entry(name, entry, known_stacks, middlewares):
     if entry.get("volumes") is not None:
         _check_list(where + ".volumes", entry["volumes"], VOLUME_RE.match,
                     "a compose volume name of the service (lower-case letters, digits, _ . -)")
+    if entry.get("needs") is not None:
+        _check_list(where + ".needs", entry["needs"], SERVICE_RE.match, "a service name")
+    if entry.get("oidc"):
+        purpose = entry["oidc"].get("secret", "oidc") if isinstance(entry["oidc"], Mapping) else "oidc"
+        if purpose not in (entry.get("secrets") or {}):
+            raise CatalogError("%s.oidc: the client secret is the secret %r, which is not declared: add %s.secrets.%s "
+                               "(for example `secrets: {%s: {}}`)" % (where, purpose, where, purpose, purpose))
 
 
 def _check_paths(where, paths, middlewares):
@@ -327,8 +338,43 @@ def _stack_registry(catalog, registry):
     return out
 
 
+def _check_needs(resolved, entries):
+    """What an enabled service cannot work without: a host for its routes and its client, the services it
+    names in ``needs`` (a sidecar its app, an exporter its server), OAuth2 Proxy its Keycloak client."""
+    for name, entry in sorted(resolved.items()):
+        where = "kompose_services.%s" % name
+        for key, what in (("oidc", "its Keycloak client redirects there"), ("paths", "its path routers are on it")):
+            if entry.get(key) and not entry.get("host"):
+                raise CatalogError("%s.host: %r, but the service needs a host name (%s.%s: %s)"
+                                   % (where, entry.get("host"), where, key, what))
+        for needed in entry.get("needs") or []:
+            if needed not in resolved:
+                stack = (entries.get(needed) or {}).get("stack")
+                raise CatalogError("%s.needs: %r%s is not enabled: enable it, or switch %s off with %s.enabled: false"
+                                   % (where, needed, " (of the %s stack)" % stack if stack else "", name, where))
+    if SSO_SERVICE in resolved and not resolved[SSO_SERVICE].get("oidc"):
+        raise CatalogError("kompose_services.%s.oidc: %r, but OAuth2 Proxy signs users in with a Keycloak client of "
+                           "its own: set it (true or {client_id, secret, redirect_paths})"
+                           % (SSO_SERVICE, resolved[SSO_SERVICE].get("oidc")))
+
+
+def check_given_secrets(secrets):
+    """Secrets an inventory gives (``kompose_secrets``) go into env and config files, some single-quoted: each
+    must be a non-empty string of one line without a single quote. Errors name the secret, never its value."""
+    if secrets is None:
+        return
+    if not isinstance(secrets, Mapping):
+        raise CatalogError("kompose_secrets: expected a mapping of secret name to value, got %s" % type(secrets).__name__)
+    for name, value in sorted(secrets.items(), key=lambda item: str(item[0])):
+        if not isinstance(value, str) or not value or any(char in value for char in "'\r\n"):
+            raise CatalogError("kompose_secrets[%r]: a given secret must be a non-empty string of one line without a "
+                               "single quote (it is written into env files, some single-quoted); the value is not shown"
+                               % (name,))
+
+
 def _check_enabled(resolved, entries):
     """What the enabled services share: the core servers they need, unique names and secret names."""
+    _check_needs(resolved, entries)
     for name, entry in sorted(resolved.items()):
         for key, server in SERVERS:
             if entry.get(key) is not None and key not in resolved:
@@ -376,13 +422,15 @@ def _check_enabled(resolved, entries):
         used[secret] = "%s.%s" % (address, value) if address.endswith(".secrets") else address
 
 
-def resolve(catalog, stacks, domain, images=None, overrides=None, registry=None, middlewares=None):
+def resolve(catalog, stacks, domain, images=None, overrides=None, registry=None, middlewares=None, secrets=None):
     """Return {service: entry} for the enabled stacks, with overrides merged and references checked.
 
     ``registry`` is the ordered list of stacks, ``{name, requires}``: its names are the known stacks, and an
-    enabled stack's required stacks must be enabled too.
+    enabled stack's required stacks must be enabled too. ``secrets``, the inventory's ``kompose_secrets``,
+    is checked by check_given_secrets.
     """
     validate_domain(domain)
+    check_given_secrets(secrets)
     if not isinstance(catalog, Mapping):
         raise CatalogError("service catalog: expected a mapping of service name to entry, got %r" % (catalog,))
     known = _stack_registry(catalog, registry)
@@ -614,13 +662,31 @@ def routes(catalog, default_middleware, sso_middlewares, internal_services):
                                 "prefixes": list(path.get("prefixes", [])), "exact": list(path.get("exact", [])),
                                 "middleware": path["middleware"], "sso": path["middleware"] in sso_middlewares,
                                 "service": service, "url": ""})
-        for route in host_routes:
+        for index, route in enumerate(host_routes):
             route["oauth2"] = False
+            route["where"] = ("kompose_services.%s.paths[%d].middleware" % (name, index - 1) if index
+                              else "kompose_services.%s.middleware" % name if entry.get("middleware")
+                              else "proxy_default_middleware (for %s)" % name)
         sso_routes = [route for route in host_routes if route["sso"]]
         if sso_routes:
             sso_routes[0]["oauth2"] = True
         out.extend(host_routes)
+    _check_sso(catalog, out)
+    for route in out:
+        del route["where"]
     return out
+
+
+def _check_sso(catalog, routes):
+    """An SSO middleware asks OAuth2 Proxy, which must run; the sign-in services themselves are never behind one."""
+    sso = [route for route in routes if route["sso"]]
+    if sso and SSO_SERVICE not in catalog:
+        raise CatalogError("%s needs OAuth2 Proxy: add the auth stack to kompose_stacks, or choose a middleware without SSO."
+                           % "; ".join("%s: %r" % (route["where"], route["middleware"]) for route in sso))
+    loops = [route for route in sso if route["service"] in SIGN_IN_SERVICES]
+    if loops:
+        raise CatalogError("%s would send the sign-in pages through SSO (a redirect loop): choose a middleware without SSO."
+                           % "; ".join("%s: %r" % (route["where"], route["middleware"]) for route in loops))
 
 
 def gotify_applications(catalog):

@@ -234,7 +234,7 @@ def test_entry_checks_apply_to_disabled_services_too():
 
 def test_valid_keys_pass():
     out = resolve(overrides={"system": {
-        "description": "x", "smtp": True, "secrets": {"token": None, "key": {"kind": "hex", "length": 16}},
+        "description": "x", "host": "system", "smtp": True, "secrets": {"token": None, "key": {"kind": "hex", "length": 16}},
         "oidc": {"client_id": "Sys.tem-1", "secret": "token", "redirect_paths": ["/cb"]},
         "metrics": {"target": "core-system:9100", "path": "/m", "scheme": "https"},
         "redis": {"user": "sys.tem-1", "keys": ["~sys:*"], "channels": [], "commands": ["+get"]},
@@ -425,9 +425,10 @@ ROUTED = {
     "oauth2_proxy": {"stack": "proxy", "container": "auth_oauth2_proxy", "image": "op:7", "port": 4180, "host": "sso", "middleware": "rate-limit",
                      "description": "OAuth2 Proxy", "oidc": {"client_id": "oauth2-proxy", "secret": "client", "redirect_paths": ["/oauth2/callback"]},
                      "secrets": {"client": {}}},
-    "grafana": {"stack": "proxy", "container": "watch_grafana", "image": "grafana:12", "port": 3000, "host": "grafana", "oidc": True},
+    "grafana": {"stack": "proxy", "container": "watch_grafana", "image": "grafana:12", "port": 3000, "host": "grafana", "oidc": True,
+                "secrets": {"oidc": {}}},
     "portless": {"stack": "proxy", "container": "portless", "image": "x:1", "host": "portless"},
-    "hostless": {"stack": "proxy", "container": "hostless", "image": "x:1", "port": 80, "oidc": {"redirect_paths": ["/a", "/b"]}},
+    "hostless": {"stack": "proxy", "container": "hostless", "image": "x:1", "port": 80},
     "external": {"stack": "proxy", "container": "ext", "image": "x:1", "port": 80, "host": "files.example.org", "middleware": "sso-secure",
                  "oidc": False},
     "internal_only": {"stack": "proxy", "host": "dash"},
@@ -529,9 +530,6 @@ def test_oidc_clients():
     assert c.oidc_clients(routed(grafana={"description": ""})) == [
         {"service": "grafana", "host": "grafana.pivoine.art", "secret_name": "grafana-oidc", "secret_path": "kompose_services.grafana.secrets.oidc",
          "client": _client("grafana", "", "https://grafana.pivoine.art", ["https://grafana.pivoine.art/*"])},
-        # no host: the empty URLs the auth role's validation rejects
-        {"service": "hostless", "host": "", "secret_name": "hostless-oidc", "secret_path": "kompose_services.hostless.secrets.oidc",
-         "client": _client("hostless", "hostless", "https://", ["https:///a", "https:///b"])},
         {"service": "oauth2_proxy", "host": "sso.pivoine.art", "secret_name": "oauth2_proxy-client",
          "secret_path": "kompose_services.oauth2_proxy.secrets.client",
          "client": _client("oauth2-proxy", "OAuth2 Proxy", "https://sso.pivoine.art", ["https://sso.pivoine.art/oauth2/callback"])},
@@ -539,9 +537,9 @@ def test_oidc_clients():
 
 
 def test_oidc_client_id_defaults_to_the_service_name_with_dashes():
-    clients = c.oidc_clients(routed(internal_only={"oidc": True, "description": "Dash"}, grafana={"oidc": {}}))
+    clients = c.oidc_clients(routed(internal_only={"oidc": True, "description": "Dash", "secrets": {"oidc": {}}}, grafana={"oidc": {}}))
     assert [(client["service"], client["client"]["clientId"], client["client"]["name"]) for client in clients] == [
-        ("hostless", "hostless", "hostless"), ("internal_only", "internal-only", "Dash"), ("oauth2_proxy", "oauth2-proxy", "OAuth2 Proxy")]
+        ("internal_only", "internal-only", "Dash"), ("oauth2_proxy", "oauth2-proxy", "OAuth2 Proxy")]
 
 
 @pytest.mark.parametrize("view", [c.secret_specs, c.postgres_databases, c.redis_users, c.mqtt_users, c.oidc_clients])
@@ -571,7 +569,7 @@ FILTERS = FilterModule().filters()
 def test_new_filters_are_wired_and_name_the_plugin():
     resolved = routed()
     assert FILTERS["catalog_routes"](resolved, "compression", [], {"traefik": "api@internal"})[-1]["service"] == "api@internal"
-    assert [client["service"] for client in FILTERS["catalog_oidc_clients"](resolved)] == ["grafana", "hostless", "oauth2_proxy"]
+    assert [client["service"] for client in FILTERS["catalog_oidc_clients"](resolved)] == ["grafana", "oauth2_proxy"]
     with pytest.raises(AnsibleFilterError) as exc:
         FILTERS["catalog"](CATALOG, stacks=["link"], domain="pivoine.art", images=IMAGES, registry=REGISTRY)
     assert str(exc.value) == "pivoine.kompose.catalog: kompose_stacks: stack 'link' needs 'core', which is not enabled"
@@ -650,3 +648,83 @@ def test_one_services_database_and_its_urls():
         c.database(out, "letterpress")
     with pytest.raises(c.CatalogError, match="postgres_url: expected a catalog_database entry"):
         c.postgres_url({"owner": "x", "name": None, "host": "h"}, "secret")
+
+
+# --- rules on what an enabled service needs ---------------------------------------------------------
+
+def test_needs_names_a_service_that_must_be_enabled():
+    sidecar = {"link_metrics": {"stack": "core", "needs": ["linkwarden"]}}
+    msg = error(overrides=sidecar)
+    assert "kompose_services.link_metrics.needs: 'linkwarden' (of the link stack) is not enabled" in msg
+    assert "kompose_services.link_metrics.enabled: false" in msg
+    assert "link_metrics" in resolve(stacks=["core", "link"], overrides=sidecar)
+    assert "kompose_services.x.needs: 'Bad' is not a service name" in error(overrides={"x": {"stack": "core", "needs": ["Bad"]}})
+
+
+def test_oidc_and_paths_need_a_host():
+    oidc = {"linkwarden": {"host": None, "oidc": True, "secrets": {"oidc": {}}}}
+    assert "kompose_services.linkwarden.host: None, but the service needs a host name (kompose_services.linkwarden.oidc" \
+        in error(stacks=["core", "link"], overrides=oidc)
+    paths = {"linkwarden": {"host": None, "paths": [{"name": "api", "prefixes": ["/api"], "middleware": "public"}]}}
+    assert "(kompose_services.linkwarden.paths: its path routers are on it)" in error(stacks=["core", "link"], overrides=paths)
+
+
+def test_oidc_client_secret_must_be_declared():
+    msg = error(stacks=["core", "link"], overrides={"linkwarden": {"oidc": {"secret": "client"}}})
+    assert "kompose_services.linkwarden.oidc: the client secret is the secret 'client', which is not declared" in msg
+    assert resolve(stacks=["core", "link"], overrides={"linkwarden": {"oidc": {"secret": "client"}, "secrets": {"client": {}}}})
+
+
+def test_oauth2_proxy_needs_its_client():
+    catalog = dict(CATALOG, oauth2_proxy={"stack": "core", "container": "sso", "image": "oauth2-proxy:7", "host": "sso"})
+    msg = error(catalog=catalog)
+    assert "kompose_services.oauth2_proxy.oidc: None, but OAuth2 Proxy signs users in with a Keycloak client" in msg
+    assert resolve(catalog=catalog, overrides={"oauth2_proxy": {"oidc": True, "secrets": {"oidc": {}}}})
+
+
+@pytest.mark.parametrize("value", ["it's", "two\nlines", "cr\r", "", 12345, None])
+def test_given_secrets_are_one_line_without_a_quote(value):
+    msg = error(secrets={"linkwarden-nextauth": "fine", "umami-admin": value})
+    assert msg.startswith("kompose_secrets['umami-admin']: a given secret must be a non-empty string of one line")
+    if isinstance(value, str) and value:
+        assert value not in msg  # never the value
+
+
+def test_given_secrets_that_are_fine():
+    assert resolve(secrets={"linkwarden-nextauth": "abc-DEF_123 /+=\"$"})
+    assert "kompose_secrets: expected a mapping" in error(secrets=["x"])
+
+
+# --- rules on the routes: SSO middlewares ask OAuth2 Proxy ---------------------------------------------
+
+def _routes(catalog, default="public"):
+    return c.routes(catalog, default, ["sso-secure"], {})
+
+
+def test_sso_route_needs_oauth2_proxy():
+    catalog = {"linkwarden": {"fqdn": "links.x.org", "container": "l", "port": 1, "middleware": "sso-secure"},
+               "umami": {"fqdn": "a.x.org", "container": "u", "port": 2,
+                         "paths": [{"name": "admin", "prefixes": ["/admin"], "middleware": "sso-secure"}]},
+               "vaultwarden": {"fqdn": "v.x.org", "container": "v", "port": 3}}
+    with pytest.raises(c.CatalogError) as exc:
+        _routes(catalog)
+    assert str(exc.value) == ("kompose_services.linkwarden.middleware: 'sso-secure'; kompose_services.umami.paths[0].middleware: "
+                              "'sso-secure' needs OAuth2 Proxy: add the auth stack to kompose_stacks, or choose a middleware "
+                              "without SSO.")
+    with pytest.raises(c.CatalogError, match=r"^proxy_default_middleware \(for vaultwarden\): 'sso-secure' needs OAuth2"):
+        _routes({"vaultwarden": catalog["vaultwarden"]}, default="sso-secure")
+    routes = _routes(dict(catalog, oauth2_proxy={"fqdn": "sso.x.org", "container": "o", "port": 4}))
+    assert [r["name"] for r in routes] == ["linkwarden", "oauth2_proxy", "umami", "umami-admin", "vaultwarden"]
+    assert all("where" not in route for route in routes)
+
+
+def test_sign_in_services_are_never_behind_sso():
+    catalog = {"keycloak": {"fqdn": "auth.x.org", "container": "k", "port": 1, "middleware": "public",
+                            "paths": [{"name": "admin", "prefixes": ["/admin"], "middleware": "sso-secure"}]},
+               "oauth2_proxy": {"fqdn": "sso.x.org", "container": "o", "port": 4}}
+    with pytest.raises(c.CatalogError) as exc:
+        _routes(catalog)
+    assert str(exc.value) == ("kompose_services.keycloak.paths[0].middleware: 'sso-secure' would send the sign-in pages "
+                              "through SSO (a redirect loop): choose a middleware without SSO.")
+    with pytest.raises(c.CatalogError, match=r"^proxy_default_middleware \(for oauth2_proxy\): 'sso-secure' would send"):
+        _routes({"oauth2_proxy": catalog["oauth2_proxy"]}, default="sso-secure")

@@ -10,7 +10,8 @@ Everything here reads the RESOLVED catalog (enabled services only, see ``_catalo
   internal services that nothing scrapes directly.
 * ``alert_rules``: the rule groups whose services are enabled, each rule with ``severity`` and
   ``category`` labels and summary/description annotations.
-* ``grafana_dashboards``: provisioned dashboards (JSON models) for what is enabled.
+* ``grafana_dashboards``: provisioned dashboards (JSON models) for what is enabled, from the
+  dashboards each stack declares beside its catalog.
 
 A service that is not in the catalog (its stack disabled, or ``enabled: false``) gets no job, no rule
 and no dashboard panel.
@@ -283,110 +284,61 @@ def alert_rules(catalog, thresholds=None, prober="blackbox_exporter", postgres_e
 
 # --- Grafana dashboards ---------------------------------------------------------------------------
 
-# Each panel: (title, type, unit, [(expr, legend)]); each dashboard lists the services it needs (any
-# of them enabled) and its panels, each panel optionally needing a service of its own.
-DASHBOARDS = (
-    {"uid": "kompose-system", "title": "System Overview", "requires": (), "panels": (
-        ("Targets up", "table", "none", [("up", "{{job}} {{instance}}")], None),
-        ("Targets down", "stat", "none", [("count(up == 0) or vector(0)", "down")], None),
-        ("Probe results", "table", "none", [("probe_success", "{{job}} {{instance}}")], "blackbox_exporter"),
-        ("Host CPU busy", "timeseries", "percentunit",
-         [('1 - avg(rate(node_cpu_seconds_total{mode="idle"}[5m]))', "cpu")], "node_exporter"),
-        ("Host memory available", "timeseries", "percentunit",
-         [("node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes", "available")], "node_exporter"),
-        ("Host filesystems free", "timeseries", "percentunit",
-         [('node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"} / '
-           'node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"}', "{{mountpoint}}")], "node_exporter"),
-        ("Host load", "timeseries", "none", [("node_load1", "load1"), ("node_load5", "load5")], "node_exporter"),
-        ("Container CPU", "timeseries", "percentunit",
-         [('sum by (name) (rate(container_cpu_usage_seconds_total{name!=""}[5m]))', "{{name}}")], "cadvisor"),
-        ("Container memory", "timeseries", "bytes",
-         [('sum by (name) (container_memory_working_set_bytes{name!=""})', "{{name}}")], "cadvisor"),
-    )},
-    {"uid": "kompose-postgres", "title": "Postgres", "requires": ("postgres_exporter",), "panels": (
-        ("PostgreSQL up", "stat", "none", [("pg_up", "up")], None),
-        ("Connections by database", "timeseries", "none",
-         [("sum by (datname) (pg_stat_activity_count)", "{{datname}}")], None),
-        ("Connections used", "stat", "percentunit",
-         [("sum(pg_stat_activity_count) / max(pg_settings_max_connections)", "used")], None),
-        ("Transactions", "timeseries", "ops",
-         [("sum by (datname) (rate(pg_stat_database_xact_commit[5m]))", "{{datname}} commit"),
-          ("sum by (datname) (rate(pg_stat_database_xact_rollback[5m]))", "{{datname}} rollback")], None),
-        ("Database size", "timeseries", "bytes", [("pg_database_size_bytes", "{{datname}}")], None),
-        ("Deadlocks", "timeseries", "none", [("sum by (datname) (increase(pg_stat_database_deadlocks[5m]))", "{{datname}}")], None),
-    )},
-    {"uid": "kompose-redis", "title": "Redis", "requires": ("redis_exporter",), "panels": (
-        ("Redis up", "stat", "none", [("redis_up", "up")], None),
-        ("Memory used / maxmemory", "timeseries", "percentunit",
-         [("redis_memory_used_bytes / (redis_memory_max_bytes > 0)", "used")], None),
-        ("Commands per second", "timeseries", "ops", [("rate(redis_commands_processed_total[5m])", "commands")], None),
-        ("Connected clients", "timeseries", "none", [("redis_connected_clients", "clients")], None),
-        ("Hit ratio", "timeseries", "percentunit",
-         [("rate(redis_keyspace_hits_total[5m]) / (rate(redis_keyspace_hits_total[5m]) + rate(redis_keyspace_misses_total[5m]))",
-           "hits")], None),
-        ("Evicted keys", "timeseries", "none", [("rate(redis_evicted_keys_total[5m])", "evicted")], None),
-        ("Keys by database", "timeseries", "none", [("redis_db_keys", "{{db}}")], None),
-    )},
-    {"uid": "kompose-mqtt", "title": "MQTT", "requires": ("mqtt_exporter", "blackbox_exporter"), "panels": (
-        ("Broker reachable", "stat", "none", [('probe_success{service="mqtt"}', "broker")], "blackbox_exporter"),
-        ("Exporter up", "stat", "none", [('up{job="mqtt_exporter"}', "exporter")], "mqtt_exporter"),
-        ("Messages by topic", "timeseries", "ops", [("sum by (topic) (rate(mqtt_message_total[5m]))", "{{topic}}")], "mqtt_exporter"),
-        ("Broker statistics", "timeseries", "none", [('{__name__=~"mqtt_.+", __name__!="mqtt_message_total"}', "{{__name__}} {{topic}}")],
-         "mqtt_exporter"),
-    )},
-    # the seed's "Content Pipeline" (news -> bookmarks -> analytics), from what really exists: the
-    # probes, Traefik's requests, Linkwarden's figures and the MQTT events an automation publishes
-    {"uid": "kompose-content-pipeline", "title": "Content Pipeline", "requires": ("letterspace", "linkwarden", "umami"), "panels": (
-        ("Pipeline apps healthy", "table", "none",
-         [('probe_success{job="blackbox_health", service=~"letterspace|linkwarden|umami"}', "{{service}}")], "blackbox_exporter"),
-        ("Requests per pipeline app", "timeseries", "reqps",
-         [('sum by (service) (rate(traefik_service_requests_total{service=~"(letterspace|linkwarden|umami)@file"}[5m]))',
-           "{{service}}")], "traefik"),
-        ("Bookmarks", "timeseries", "none", [("linkwarden_links", "links")], "link_metrics"),
-        ("Content events (MQTT)", "timeseries", "ops",
-         [('sum by (topic) (rate(mqtt_message_total{topic=~"kompose_(news|linkwarden|analytics).*"}[5m]))', "{{topic}}")],
-         "mqtt_exporter"),
-    )},
-    # one dashboard per app stack: what the apps' sidecars and the probes measure (none of the apps
-    # has a metrics endpoint of its own), and the requests Traefik routed to each
-    {"uid": "kompose-messaging", "title": "Messaging", "requires": ("mailhog", "gotify"), "panels": (
-        ("Mail caught (Mailpit)", "timeseries", "none", [("mailpit_messages", "messages"), ("mailpit_messages_unread", "unread")],
-         "mailhog"),
-        ("SMTP accepted / rejected", "timeseries", "ops",
-         [("rate(mailpit_smtp_accepted_total[5m])", "accepted"), ("rate(mailpit_smtp_rejected_total[5m])", "rejected")], "mailhog"),
-        ("Health probes", "stat", "none", [('probe_success{job="blackbox_health", stack="messaging"}', "{{service}}")],
-         "blackbox_exporter"),
-        ("Alerts bridged to Gotify", "timeseries", "none",
-         [('{__name__=~"alertmanager_gotify_bridge_alerts_(processed|failed).*"}', "{{__name__}}")], "gotify_bridge"),
-    )},
-    {"uid": "kompose-link", "title": "Links (Linkwarden)", "requires": ("linkwarden", "link_metrics"), "panels": (
-        ("Links, collections, users", "timeseries", "none",
-         [("linkwarden_links", "links"), ("linkwarden_collections", "collections"), ("linkwarden_users", "users")], "link_metrics"),
-        ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="linkwarden"}', "linkwarden")],
-         "blackbox_exporter"),
-        ("Requests", "timeseries", "reqps",
-         [('sum by (code) (rate(traefik_service_requests_total{service="linkwarden@file"}[5m]))', "{{code}}")], "traefik"),
-    )},
-    {"uid": "kompose-news", "title": "News (LetterSpace)", "requires": ("letterspace",), "panels": (
-        ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="letterspace"}', "letterspace")],
-         "blackbox_exporter"),
-        ("Requests", "timeseries", "reqps",
-         [('sum by (code) (rate(traefik_service_requests_total{service="letterspace@file"}[5m]))', "{{code}}")], "traefik"),
-    )},
-    {"uid": "kompose-track", "title": "Analytics (Umami)", "requires": ("umami",), "panels": (
-        ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="umami"}', "umami")], "blackbox_exporter"),
-        ("Requests (tracker, collect and dashboard)", "timeseries", "reqps",
-         [('sum by (code) (rate(traefik_service_requests_total{service="umami@file"}[5m]))', "{{code}}")], "traefik"),
-    )},
-    {"uid": "kompose-vault", "title": "Vault (Vaultwarden)", "requires": ("vaultwarden", "vault_metrics"), "panels": (
-        ("Failed logins (5 minutes)", "timeseries", "none",
-         [("sum by (reason) (increase(failed_logins_total[5m]))", "{{reason}}")], "vault_metrics"),
-        ("Health probe", "stat", "none", [('probe_success{job="blackbox_health", service="vaultwarden"}', "vaultwarden")],
-         "blackbox_exporter"),
-        ("Requests", "timeseries", "reqps",
-         [('sum by (code) (rate(traefik_service_requests_total{service="vaultwarden@file"}[5m]))', "{{code}}")], "traefik"),
-    )},
-)
+# The dashboards are data of the stacks that own them (``__kompose_dashboards_<stack>`` in
+# roles/kompose/vars/main/<stack>.yml): {uid, title, requires, panels}, each panel {title, type, unit,
+# queries: [{expr, legend}], needs}. A dashboard is provisioned when one of the services it
+# ``requires`` is enabled (or it requires none), a panel when the service it ``needs`` is enabled.
+PANEL_TYPES = ("stat", "table", "timeseries")
+UID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+def _text(where, value):
+    if not isinstance(value, str) or not value.strip():
+        raise MonitoringError("%s: %r is not a non-empty string" % (where, value))
+    return value
+
+
+def _names(where, value):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(name, str) and name for name in value):
+        raise MonitoringError("%s: %r is not a list of service names" % (where, value))
+    return list(value)
+
+
+def _mapping(where, value, required, optional=()):
+    if not isinstance(value, dict) or not set(required) <= set(value) <= set(required) | set(optional):
+        raise MonitoringError("%s: %r is not a mapping with %s%s" % (
+            where, value, ", ".join(required), " (and optionally %s)" % ", ".join(optional) if optional else ""))
+    return value
+
+
+def _dashboard_spec(index, spec):
+    where = "dashboards[%d]" % index
+    _mapping(where, spec, ("uid", "title", "panels"), ("requires",))
+    if not isinstance(spec["uid"], str) or not UID_RE.match(spec["uid"]):
+        raise MonitoringError("%s.uid: %r is not a dashboard uid (lower-case letters, digits, -; at most 40)" % (where, spec["uid"]))
+    where = "dashboards[%s]" % spec["uid"]
+    _text(where + ".title", spec["title"])
+    requires = _names(where + ".requires", spec.get("requires", []))
+    if not isinstance(spec["panels"], (list, tuple)) or not spec["panels"]:
+        raise MonitoringError("%s.panels: %r is not a non-empty list of panels" % (where, spec["panels"]))
+    panels = []
+    for number, panel in enumerate(spec["panels"]):
+        at = "%s.panels[%d]" % (where, number)
+        _mapping(at, panel, ("title", "type", "unit", "queries"), ("needs",))
+        if panel["type"] not in PANEL_TYPES:
+            raise MonitoringError("%s.type: %r is not one of %s" % (at, panel["type"], ", ".join(PANEL_TYPES)))
+        needs = panel.get("needs")
+        if needs is not None and not (isinstance(needs, str) and needs):
+            raise MonitoringError("%s.needs: %r is not a service name" % (at, needs))
+        if not isinstance(panel["queries"], (list, tuple)) or not panel["queries"]:
+            raise MonitoringError("%s.queries: %r is not a non-empty list of {expr, legend}" % (at, panel["queries"]))
+        queries = []
+        for qn, query in enumerate(panel["queries"]):
+            _mapping("%s.queries[%d]" % (at, qn), query, ("expr", "legend"))
+            queries.append((_text("%s.queries[%d].expr" % (at, qn), query["expr"]),
+                            _text("%s.queries[%d].legend" % (at, qn), query["legend"])))
+        panels.append((_text(at + ".title", panel["title"]), panel["type"], _text(at + ".unit", panel["unit"]), queries, needs))
+    return {"uid": spec["uid"], "title": spec["title"], "requires": requires, "panels": panels}
 
 
 def _target(index, expr, legend, kind, datasource):
@@ -424,10 +376,20 @@ def _layout(panels):
     return panels
 
 
-def grafana_dashboards(catalog, directory="dashboards", datasource="prometheus"):
-    """Provisioned dashboards for the enabled services: a list of {path, content} (JSON text)."""
+def grafana_dashboards(catalog, dashboards, directory="dashboards", datasource="prometheus"):
+    """Provisioned dashboards for the enabled services: a list of {path, content} (JSON text).
+
+    ``dashboards`` is every stack's dashboard specs (see above); each uid is unique.
+    """
+    if not isinstance(dashboards, (list, tuple)):
+        raise MonitoringError("dashboards: expected a list of dashboards, got %r" % (dashboards,))
+    specs = [_dashboard_spec(index, spec) for index, spec in enumerate(dashboards)]
+    uids = [spec["uid"] for spec in specs]
+    twice = sorted({uid for uid in uids if uids.count(uid) > 1})
+    if twice:
+        raise MonitoringError("dashboards: uid %s declared twice" % ", ".join(twice))
     out = []
-    for spec in DASHBOARDS:
+    for spec in specs:
         if spec["requires"] and not any(name in catalog for name in spec["requires"]):
             continue
         wanted = [panel for panel in spec["panels"] if panel[4] is None or panel[4] in catalog]

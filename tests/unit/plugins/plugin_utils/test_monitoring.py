@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import copy
 import json
+import pathlib
 
 import pytest
+import yaml
 
 from ansible_collections.pivoine.kompose.plugins.plugin_utils import _catalog, _monitoring as m
 
@@ -26,6 +28,28 @@ CATALOG = {
     "gotify": {"stack": "messaging", "container": "messaging_gotify", "image": "gotify:2", "port": 80, "host": "gotify"},
 }
 KNOWN = ["core", "link", "messaging", "track", "vault", "watch"]
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[4]
+
+
+class _VarsLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """Reads the stacks' vars files as Ansible does, `!unsafe` strings included."""
+
+
+_VarsLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
+def shipped_dashboards():
+    """The dashboards the stacks declare beside their catalog (roles/kompose/vars/main/<stack>.yml)."""
+    out = []
+    for path in sorted((ROOT / "roles" / "kompose" / "vars" / "main").glob("*.yml")):
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_VarsLoader) or {}  # nosec B506 - a SafeLoader
+        out += [spec for key, value in data.items() if key.startswith("__kompose_dashboards_") for spec in value]
+    return out
+
+
+DASHBOARDS = sorted(shipped_dashboards(), key=lambda spec: spec["uid"])
 
 
 def resolve(stacks, overrides=None):
@@ -152,7 +176,7 @@ def test_input_is_not_mutated():
     before = copy.deepcopy(catalog)
     m.scrape_configs(catalog)
     m.alert_rules(catalog)
-    m.grafana_dashboards(catalog)
+    m.grafana_dashboards(catalog, DASHBOARDS)
     assert catalog == before
 
 
@@ -220,7 +244,7 @@ def test_bad_thresholds(thresholds, message):
 # --- dashboards ----------------------------------------------------------------------------------
 
 def dashboards(catalog):
-    return {item["path"]: json.loads(item["content"]) for item in m.grafana_dashboards(catalog, directory="grafana/dashboards/")}
+    return {item["path"]: json.loads(item["content"]) for item in m.grafana_dashboards(catalog, DASHBOARDS, directory="grafana/dashboards/")}
 
 
 def test_dashboards_follow_the_catalog():
@@ -254,3 +278,34 @@ def test_system_dashboard_panels_and_layout():
         assert grid["x"] + grid["w"] <= 24
         assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}
     assert model["uid"] == "kompose-system" and model["title"] == "System Overview"
+
+
+def test_every_stack_declares_its_dashboards():
+    assert sorted(spec["uid"] for spec in DASHBOARDS) == [
+        "kompose-content-pipeline", "kompose-link", "kompose-messaging", "kompose-mqtt", "kompose-news", "kompose-postgres",
+        "kompose-redis", "kompose-system", "kompose-track", "kompose-vault"]
+
+
+def _bad(mutate):
+    specs = copy.deepcopy(DASHBOARDS[:1])
+    mutate(specs[0])
+    return specs
+
+
+@pytest.mark.parametrize("specs,message", [
+    ("nope", "dashboards: expected a list of dashboards, got 'nope'"),
+    ([{"uid": "x", "title": "X"}], "dashboards[0]: {'uid': 'x', 'title': 'X'} is not a mapping with uid, title, panels"),
+    (_bad(lambda d: d.update(uid="Bad uid")), "dashboards[0].uid: 'Bad uid' is not a dashboard uid"),
+    (_bad(lambda d: d.update(title=" ")), "dashboards[kompose-content-pipeline].title: ' ' is not a non-empty string"),
+    (_bad(lambda d: d.update(requires="umami")), "dashboards[kompose-content-pipeline].requires: 'umami' is not a list of service names"),
+    (_bad(lambda d: d.update(panels=[])), "dashboards[kompose-content-pipeline].panels: [] is not a non-empty list of panels"),
+    (_bad(lambda d: d["panels"][0].update(type="pie")), "dashboards[kompose-content-pipeline].panels[0].type: 'pie' is not one of stat"),
+    (_bad(lambda d: d["panels"][1].update(needs=["traefik"])), "panels[1].needs: ['traefik'] is not a service name"),
+    (_bad(lambda d: d["panels"][0].update(queries=[{"expr": "up"}])), "panels[0].queries[0]: {'expr': 'up'} is not a mapping with expr, legend"),
+    (_bad(lambda d: d["panels"][0]["queries"][0].update(expr="")), "panels[0].queries[0].expr: '' is not a non-empty string"),
+    (DASHBOARDS[:1] * 2, "dashboards: uid kompose-content-pipeline declared twice"),
+])
+def test_bad_dashboard_specs_name_the_dashboard_and_key(specs, message):
+    with pytest.raises(m.MonitoringError) as exc:
+        m.grafana_dashboards(resolve(KNOWN), specs)
+    assert message in str(exc.value)

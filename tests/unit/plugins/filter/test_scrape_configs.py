@@ -12,9 +12,9 @@ CATALOG = {"prometheus": {"stack": "watch", "name": "prometheus", "container": "
 def test_filters_are_wired():
     assert filters["scrape_configs"](CATALOG)[0]["job_name"] == "prometheus"
     assert filters["alert_rules"](CATALOG)["groups"][0]["rules"][0]["alert"] == "TargetDown"
-    assert [d["path"] for d in filters["grafana_dashboards"](CATALOG, [
-        {"uid": "kompose-system", "title": "System", "panels": [{"title": "Up", "type": "stat", "unit": "none",
-                                                                   "queries": [{"expr": "up", "legend": "up"}]}]}])] == ["dashboards/kompose-system.json"]
+    system = {"uid": "kompose-system", "title": "System",
+              "panels": [{"title": "Up", "type": "stat", "unit": "none", "queries": [{"expr": "up", "legend": "up"}]}]}
+    assert [d["path"] for d in filters["grafana_dashboards"](CATALOG, [system])] == ["dashboards/kompose-system.json"]
 
 
 @pytest.mark.parametrize("name,args,kwargs,message", [

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, pivoine.kompose developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A backup set's manifest (roles/kompose/tasks/day2/backup_set.yml writes it) and the check of a
-set's files against it (day2/restore.yml), from one ``find`` with SHA-256 checksums."""
+"""A backup set's manifest (roles/day2/tasks/backup_set.yml writes it) and the check of a
+set's files against it (roles/day2/tasks/restore.yml), from one ``find`` with SHA-256 checksums."""
 
 from __future__ import annotations
 

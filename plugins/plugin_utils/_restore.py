@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, pivoine.kompose developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a restore puts back and which services it stops meanwhile (roles/kompose/tasks/day2/restore.yml)."""
+"""What a restore puts back and which services it stops meanwhile (roles/day2/tasks/restore.yml)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, pivoine.kompose developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the servers answered to the old and the new credentials of a rotation
-(roles/kompose/tasks/day2/rotate_verify.yml): each old value must be refused, each new one accepted,
+(roles/day2/tasks/rotate_verify.yml): each old value must be refused, each new one accepted,
 and each service holding a rotated `restart` secret must run healthy."""
 
 from __future__ import annotations

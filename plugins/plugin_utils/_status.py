@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, pivoine.kompose developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The status table of one host (roles/kompose/tasks/day2/status.yml): one row per container of
+"""The status table of one host (roles/day2/tasks/status.yml): one row per container of
 the catalog, then the newest backup set and the certificates' expiry."""
 
 from __future__ import annotations

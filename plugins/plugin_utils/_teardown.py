@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a teardown finds on a host, what it removes, what it refuses, and what it says.
 
-roles/kompose/tasks/day2/teardown.yml gathers the facts (docker_host_info, the directories and
+roles/day2/tasks/teardown.yml gathers the facts (docker_host_info, the directories and
 compose files under kompose_root) and acts; the decisions are made here, so that unit tests cover
 them without a Docker engine.
 

@@ -27,7 +27,7 @@ $(VENV)/.installed: requirements/requirements.txt
 # Debian tools the tests call: shellcheck (ansible-test sanity), bc (benchmarks, image smoke test),
 # Chromium with its driver and certutil (the SSO sign-in in a real browser, molecule default),
 # cron, restic and systemd-analyze (the backup schedule, its units and the off-host copy,
-# tests/day2/schedule_restic.yml)
+# tests/drills/schedule_restic.yml)
 tools:
 	@command -v shellcheck >/dev/null && command -v bc >/dev/null && command -v chromedriver >/dev/null \
 	  && command -v certutil >/dev/null && command -v crontab >/dev/null && command -v restic >/dev/null \
@@ -39,7 +39,7 @@ docker:
 	scripts/install-docker.sh
 
 images: docker
-	$(TIMED) images tests/images/build.sh
+	$(TIMED) images lab/images/build.sh
 
 # Lets `ansible-playbook site.yml` resolve pivoine.kompose.* from this checkout.
 link:
@@ -55,7 +55,7 @@ deploy: setup
 	@test -e $(LAB_ROOT)/.kompose-test-lab || [ -z "$$(ls -A $(LAB_ROOT))" ] || { \
 	  echo "$(LAB_ROOT) holds a deployment that is not the lab: refusing to deploy the lab over it" >&2; exit 1; }
 	echo 'Made by `make deploy` (the lab): `make test` may destroy and rebuild it.' > $(LAB_ROOT)/.kompose-test-lab
-	ansible-playbook tests/lab/acme.yml
+	ansible-playbook lab/acme.yml
 	ansible-playbook site.yml
 
 ## test: the whole suite
@@ -78,10 +78,10 @@ integration:
 	$(TIMED) integration tests/integration/run.sh
 
 smoke:
-	$(TIMED) smoke tests/images/smoke.sh
+	$(TIMED) smoke lab/images/smoke.sh
 
 # each scenario's output passes scripts/tasktimes: headers stamped with seconds, then its slowest tasks
-MOLECULE_SCENARIOS := render default upgrade
+MOLECULE_SCENARIOS := render default postgres_upgrade
 molecule:
 	for s in $(MOLECULE_SCENARIOS); do $(TIMED) "molecule $$s" env PYTHONUNBUFFERED=1 bash -o pipefail -c "molecule test -s $$s 2>&1 | scripts/tasktimes"; done
 

@@ -16,7 +16,7 @@ run destroy -i inventories/local molecule/default/destroy.yml >/dev/null  # refu
 root=$(ansible-inventory -i inventories/local --host localhost \
        | python3 -c 'import json, sys; print(json.load(sys.stdin).get("kompose_root", "/opt/kompose"))')
 mkdir -p "$root" && echo "Made by benchmarks/converge.sh: \`make test\` may destroy this deployment." >"$root/.kompose-test-lab"
-run acme -i inventories/local tests/lab/acme.yml >/dev/null  # the lab's ACME CA, outside the measured runs
+run acme -i inventories/local lab/acme.yml >/dev/null  # the lab's ACME CA, outside the measured runs
 first=$(run first -i inventories/local site.yml "$@")
 noop=$(run noop -i inventories/local site.yml "$@")
 printf '%-28s %8s\n' "first converge (s)" "$first" "no-op converge (s)" "$noop"

@@ -7,7 +7,7 @@
 #    :26380, neither :26381), and runs each target with ansible-playbook on localhost.
 # 2. Newer servers in containers (servers.sh containers_start), after the targets passed on the
 #    host: builds kompose-lab/postgres:17 and kompose-lab/redis:8 from Debian 13 packages when
-#    needed (tests/images/build.sh, ~1 s when up to date, ~40 s cold), starts PostgreSQL 17 on
+#    needed (lab/images/build.sh, ~1 s when up to date, ~40 s cold), starts PostgreSQL 17 on
 #    127.0.0.1:25433 and three Redis 8.0 (aclfile :26382, redis.conf :26383, neither :26384) as
 #    containers kompose-it-*, and runs the same targets, unchanged, against them (~+35 s).
 #    KOMPOSE_IT_CONTAINERS=0 skips this step (no Docker).
@@ -94,7 +94,7 @@ runs=1
 
 if [ ${#failed[@]} -eq 0 ] && [ "$with_containers" != 0 ]; then
   start=$SECONDS
-  "$root/tests/images/build.sh" postgres redis
+  "$root/lab/images/build.sh" postgres redis
   containers_start
   echo "integration: containers ready in $((SECONDS - start)) s"
   playbook="$KOMPOSE_TEST_DIR/integration-containers.yml"

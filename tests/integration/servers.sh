@@ -8,7 +8,7 @@
 #   Redis (neither)       :$KOMPOSE_REDIS_BARE_PORT   command line only, requirepass (cannot persist)
 #
 # The same set on newer server versions, as containers of the kompose-lab images (built from
-# Debian 13 packages by tests/images/build.sh): containers_start; ...; containers_stop
+# Debian 13 packages by lab/images/build.sh): containers_start; ...; containers_stop
 #
 #   PostgreSQL 17 (kompose-lab/postgres:17)  127.0.0.1:$KOMPOSE_PG17_PORT  container kompose-it-pg17
 #   Redis 8 (kompose-lab/redis:8), aclfile   127.0.0.1:$KOMPOSE_REDIS8_PORT       kompose-it-redis8-acl
@@ -118,7 +118,7 @@ servers_stop() {
   return 0
 }
 
-# Containers of the newer servers (needs Docker and the images: tests/images/build.sh).
+# Containers of the newer servers (needs Docker and the images: lab/images/build.sh).
 _kompose_it_containers=(kompose-it-pg17 kompose-it-redis8-acl kompose-it-redis8-conf kompose-it-redis8-bare)
 
 containers_start() {

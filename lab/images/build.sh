@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the kompose-lab test images from Debian packages only (no registry is reachable).
 #
-#   tests/images/build.sh [NAME...]     # default: every image directory
+#   lab/images/build.sh [NAME...]     # default: every image directory
 #
 # 1. kompose-lab/debian:<suite>: `debootstrap --variant=minbase <suite>` from the Debian
 #    mirror this machine's apt already uses, plus the files in debian/ (apt/dpkg settings,

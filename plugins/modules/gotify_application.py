@@ -113,8 +113,8 @@ notes:
     in the same play, before anything can fail.
   - Only the applications of O(username) are seen; an application of another user with the same name is a
     different application.
-  - Unit tests cover the decisions against recorded Gotify 2.9 and 3.0 API answers. Integration tests against a
-    real Gotify run on real hosts only; the test machine cannot build a Gotify image.
+  - Unit tests cover the decisions against recorded Gotify 2.9 and 3.0 API answers; integration tests run them
+    against the real Gotify server 3.0.0 (create, keep, update, a lost token, rotation, refusals, deletion).
 seealso:
   - name: Gotify REST API
     description: The API documentation of the Gotify server.

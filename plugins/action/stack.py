@@ -39,17 +39,17 @@ class ActionModule(StackFilesAction):
     def _services(self):
         return (yaml.safe_load(self._compose_text or "{}") or {}).get("services") or {}
 
-    def run(self, tmp=None, task_vars=None):
-        args = self._task.args
+    def _take_own_args(self, args):
         self._project, self._network = args.pop("project", None), args.pop("network", None)
-        holders = args.pop("holders", None) or []
+        self._holders = args.pop("holders", None) or []
         try:
             self._inspect = boolean(args.pop("inspect", True), strict=True)
         except TypeError as exc:
             raise AnsibleActionFail("stack: inspect: %s" % exc)
-        if not isinstance(holders, list):
-            raise AnsibleActionFail("stack: holders must be a list of container names, got %r" % (holders,))
+        if not isinstance(self._holders, list):
+            raise AnsibleActionFail("stack: holders must be a list of container names, got %r" % (self._holders,))
 
+    def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         containers, images = result.pop("containers", []), result.pop("images", {})
         result.setdefault("addresses", {})
@@ -60,6 +60,6 @@ class ActionModule(StackFilesAction):
         result.update(
             drift=stack_drift(services, result["config_hashes"], containers, images),
             would_recreate=stale_services(containers, result["config_hashes"]) if result["stack_exists"] else [],
-            upgrading=upgrading(services, containers, set(holders)),
+            upgrading=upgrading(services, containers, set(self._holders)),
         )
         return result

@@ -36,6 +36,9 @@ class ActionModule(ActionBase):
     _VALID_ARGS = frozenset(("root", "root_mode", "directories", "files", "templates", "role", "hash_key"))
     _MODULE = "pivoine.kompose.stack_files"
 
+    def _take_own_args(self, args):
+        """Remove from ``args`` (a copy of the task's) the options a subclass handles itself."""
+
     def _module_args(self, args):
         """The arguments of the module execution (a subclass adds its own)."""
         return args
@@ -98,9 +101,11 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
+        # a copy: the task's own arguments stay as they are (a retried task runs with them again)
         args = dict(self._task.args)
+        self._take_own_args(args)
         role, key = args.pop("role", None), args.pop("hash_key", None)
-        specs, compose = self._file_specs(args.pop("templates", None) or [], list(args.get("files") or []), role, task_vars)
+        specs, compose = self._file_specs(args.pop("templates", None) or [], args.get("files") or [], role, task_vars)
 
         hashes, self._compose_text = {}, None
         if compose is not None:

@@ -294,6 +294,13 @@ def final(hops, step):
     return hops[-1]
 
 
+def shows_header(shown, name, value):
+    """Whether the text of a page that echoes its request headers (JSON, or `Name: value` lines) shows
+    header NAME with exactly VALUE (case-insensitive; not a longer value that starts with it)."""
+    pattern = r'(?im)["\']?%s["\']?\s*[:=]\s*["\']?%s(?![\w@.-])' % (re.escape(name), re.escape(value))
+    return re.search(pattern, shown)
+
+
 def walk(browser, args):
     """The steps of the module docstring."""
     drv = browser.driver
@@ -400,8 +407,7 @@ def walk(browser, args):
                                         "X-Auth-Request-Email=lab-user@%s" % args.domain]
         for item in wanted:
             name, _sep, value = item.partition("=")
-            pattern = r'(?im)["\']?%s["\']?\s*[:=]\s*["\']?%s(?![\w@.-])' % (re.escape(name), re.escape(value))
-            expect(re.search(pattern, shown), step, "the page does not show %s=%s:\n%s" % (name, value, shown[:1500]))
+            expect(shows_header(shown, name, value), step, "the page does not show %s=%s:\n%s" % (name, value, shown[:1500]))
         browser.record(step, "%s -> 200, the app saw %s [%s]" % (args.sso_secure_url, ", ".join(wanted),
                                                                  browser.shot("06-sso-secure-lab-user.png")))
 

@@ -51,8 +51,8 @@ def main():
     report = {}
 
     anon, report["anonymous"] = connect(host, port)
+    anon.disconnect()  # first, as below: stopping the loop of a refused client first waits for it
     anon.loop_stop()
-    anon.disconnect()
 
     received = []
     sentinel_seen = threading.Event()
@@ -82,7 +82,11 @@ def main():
             info.wait_for_publish(TIMEOUT)
         except (RuntimeError, ValueError):
             pass
-        if not info.is_published():
+        try:
+            published = info.is_published()
+        except (RuntimeError, ValueError):  # paho 2: the client is not connected (refused, or gone)
+            published = False
+        if not published:
             unacknowledged = topic  # the order is unknown from here: nothing more is sent
             break
     report["sentinel"] = unacknowledged is None and sentinel_seen.wait(TIMEOUT)

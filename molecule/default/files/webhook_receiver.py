@@ -21,9 +21,11 @@ class Handler(BaseHTTPRequestHandler):
             payload = json.loads(body)
         except ValueError:
             return
-        for alert in payload.get("alerts", []):
-            name = alert.get("labels", {}).get("alertname")
-            if name not in self.server.found:
+        if not isinstance(payload, dict):  # not Alertmanager's webhook form
+            return
+        for alert in payload.get("alerts") or []:
+            name = alert.get("labels", {}).get("alertname") if isinstance(alert, dict) else None
+            if name is not None and name not in self.server.found:
                 self.server.found[name] = {"path": self.path, "receiver": payload.get("receiver"), "status": payload.get("status")}
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin

@@ -117,10 +117,16 @@ def merge_dynamic(dynamic_dir):
             problems.append("%s: not a mapping" % rel)
             continue
         for section, kinds in config.items():
+            if not isinstance(kinds or {}, dict):
+                problems.append("%s: %s is not a mapping" % (rel, section))
+                continue
             for kind, items in (kinds or {}).items():
                 target = merged.setdefault(section, {})
                 if isinstance(items, list):
                     target[kind] = target.get(kind, []) + items
+                    continue
+                if not isinstance(items or {}, dict):
+                    problems.append("%s: %s.%s is not a mapping" % (rel, section, kind))
                     continue
                 target = target.setdefault(kind, {})
                 for name, item in (items or {}).items():
@@ -468,7 +474,7 @@ def check_dir(proxy_dir):
 
 def check(dirs):
     if docker("image", "inspect", IMAGE).returncode != 0:
-        sys.stderr.write("check_traefik.py: image %s not found: build it with tests/images/build.sh traefik "
+        sys.stderr.write("check_traefik.py: image %s not found: build it with lab/images/build.sh traefik "
                          "(make setup)\n" % IMAGE)
         return 2
     with ThreadPoolExecutor(max_workers=max(1, len(dirs))) as pool:
@@ -534,7 +540,7 @@ SELF_CASES = {
 
 def self_test():
     if docker("image", "inspect", IMAGE).returncode != 0:
-        sys.stderr.write("check_traefik.py: image %s not found: build it with tests/images/build.sh traefik\n" % IMAGE)
+        sys.stderr.write("check_traefik.py: image %s not found: build it with lab/images/build.sh traefik\n" % IMAGE)
         return 2
     root = tempfile.mkdtemp(prefix="kompose-check-traefik-selftest-")
     os.chmod(root, 0o755)
@@ -577,6 +583,9 @@ def main(argv):
         if argv[1:2] == ["--self-test"] and len(argv) == 2:
             return self_test()
         if argv[1:2] == ["--merged"] and len(argv) == 3:
+            if not os.path.isdir(os.path.join(argv[2], "dynamic")):
+                sys.stderr.write("check_traefik.py: %s has no dynamic/ directory\n" % argv[2])
+                return 1
             merged, dummy, problems = merge_dynamic(os.path.join(argv[2], "dynamic"))
             if problems:
                 sys.stderr.write("\n".join(problems) + "\n")

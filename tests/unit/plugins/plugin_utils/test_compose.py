@@ -184,3 +184,11 @@ def test_upgrading_only_the_holders_with_another_image_reference():
     assert upgrading(SERVICES, containers, {"core-redis"}) == [
         {"service": "redis", "container": "core-redis", "from": "redis:6", "to": "redis:7"}]
     assert upgrading(SERVICES, _running(), {"core-redis", "core-mqtt"}) == []
+
+
+def test_a_scaled_service_is_stale_while_any_of_its_containers_is():
+    replicas = [_container("redis", "aaa"), _container("redis", "old")]
+    assert stale_services(replicas + [_container("mqtt", "bbb")], HASHES) == ["redis"]
+    assert stale_services([_container("redis", "aaa"), _container("redis", "aaa"), _container("mqtt", "bbb")], HASHES) == []
+    running = replicas + [_container("mqtt", "bbb", status="Up 1 hour", image="mosquitto:2", image_id="sha256:m")]
+    assert stack_drift(SERVICES, HASHES, running, IMAGES) == ["redis: definition or mounted files changed"]

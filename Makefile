@@ -27,13 +27,13 @@ $(VENV)/.installed: requirements/requirements.txt
 # Debian tools the tests call: shellcheck (ansible-test sanity), bc (benchmarks, image smoke test),
 # Chromium with its driver and certutil (the SSO sign-in in a real browser, molecule default),
 # cron, restic and systemd-analyze (the backup schedule, its units and the off-host copy,
-# tests/drills/schedule_restic.yml)
+# tests/drills/schedule_restic.yml); the headers Vaultwarden's lab build links against (libpq, OpenSSL)
 tools:
 	@command -v shellcheck >/dev/null && command -v bc >/dev/null && command -v chromedriver >/dev/null \
 	  && command -v certutil >/dev/null && command -v crontab >/dev/null && command -v restic >/dev/null \
-	  && command -v systemd-analyze >/dev/null || { \
+	  && command -v systemd-analyze >/dev/null && dpkg -s libpq-dev libssl-dev pkg-config >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    shellcheck bc chromium chromium-driver libnss3-tools cron restic systemd >/dev/null; }
+	    shellcheck bc chromium chromium-driver libnss3-tools cron restic systemd libpq-dev libssl-dev pkg-config >/dev/null; }
 
 docker:
 	scripts/install-docker.sh

@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: help setup deploy test lint sanity units smoke integration molecule images docker tools link clean
+.PHONY: help setup deploy test static lint sanity units smoke integration molecule images docker tools link clean
 
 help:
 	@echo "make deploy  - setup, then ansible-playbook site.yml on inventories/local (the lab)"
@@ -58,8 +58,21 @@ deploy: setup
 	ansible-playbook lab/acme.yml
 	ansible-playbook site.yml
 
-## test: the whole suite
-test: setup lint sanity units smoke integration molecule
+## test: the whole suite. The static checks (lint, sanity, units: CPU, no container) run beside the
+## lab phases (smoke, integration, molecule: mostly waiting for containers to start). The static
+## checks' output goes to tests/output/static.log; at the end it is printed whole if they failed,
+## else their phase lines.
+STATIC_LOG := tests/output/static.log
+test: setup
+	@mkdir -p $(dir $(STATIC_LOG)); \
+	$(MAKE) --no-print-directory static >$(STATIC_LOG) 2>&1 & static=$$!; \
+	rc=0; $(MAKE) --no-print-directory smoke integration molecule || rc=$$?; \
+	src=0; wait $$static || src=$$?; \
+	if [ $$src -ne 0 ]; then echo "== the static checks failed: their output ($(STATIC_LOG))"; cat $(STATIC_LOG); \
+	else grep '^phase ' $(STATIC_LOG); fi; \
+	[ $$rc -eq 0 ] && [ $$src -eq 0 ]
+
+static: lint sanity units
 
 # each phase prints its seconds (`phase NAME: N s`), so a slowdown shows where it happens
 TIMED := scripts/timed

@@ -18,7 +18,10 @@ def plan(manifest, catalog, services):
     skipped. A database stops its service and the services that read it; Redis and Mosquitto stop
     every service with a user there; a data volume stops its own service.
 
-    Returns items (as in the manifest) and consumers (stack -> services, the core servers excluded).
+    Returns items (as in the manifest) and consumers (stack -> services, the core servers excluded),
+    the stacks in the catalog's order, which is the site's: started again in that order, a service
+    finds what it needs at start running (e.g. Gotify and Vaultwarden read Keycloak's discovery
+    document, so the auth stack starts before them).
     """
     if not isinstance(manifest, dict) or not isinstance(manifest.get("items"), list):
         raise CatalogError("the backup manifest has no list of items")
@@ -39,4 +42,5 @@ def plan(manifest, catalog, services):
             entry = catalog[item["service"]]
             if "container" in entry and item["service"] not in SERVER_OF_KIND.values():
                 add({entry["stack"]: [item["service"]]})
-    return {"items": items, "consumers": by_stack}
+    order = list(dict.fromkeys(entry.get("stack") for entry in catalog.values()))
+    return {"items": items, "consumers": {stack: by_stack[stack] for stack in sorted(by_stack, key=order.index)}}

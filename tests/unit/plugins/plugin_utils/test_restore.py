@@ -59,6 +59,23 @@ def test_a_whole_set_skips_unknown_services():
     assert result["consumers"] == {"link": ["linkwarden", "link_metrics"], "track": ["umami"], "watch": ["alertmanager"]}
 
 
+def test_the_stacks_start_again_in_the_order_of_the_site():
+    # the catalog in the site's order (core, auth, messaging, link, ..., watch); the manifest names a
+    # watch volume first and Gotify's database before Keycloak's
+    core = ["postgres", "redis", "mqtt"]
+    catalog = {name: CATALOG[name] for name in core}
+    catalog.update(keycloak={"stack": "auth", "container": "auth-keycloak", "postgres": {}},
+                   gotify={"stack": "messaging", "container": "messaging-gotify", "postgres": {}})
+    catalog.update((name, entry) for name, entry in CATALOG.items() if name not in core)
+    manifest = {"items": [
+        {"service": "alertmanager", "kind": "volume", "file": "volumes/watch_alertmanager-data.tar.gz"},
+        {"service": "gotify", "kind": "database", "file": "databases/gotify.dump"},
+        {"service": "keycloak", "kind": "database", "file": "databases/keycloak.dump"},
+        {"service": "linkwarden", "kind": "database", "file": "databases/linkwarden.dump"},
+    ]}
+    assert list(plan(manifest, catalog, [])["consumers"]) == ["auth", "messaging", "link", "watch"]
+
+
 def test_one_database_stops_its_service_and_readers_only():
     result = plan(MANIFEST, CATALOG, ["linkwarden"])
     assert result["items"] == [MANIFEST["items"][0]]

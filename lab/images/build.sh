@@ -279,19 +279,7 @@ for s in "${suites[@]}"; do
 done
 for s in "${suites[@]}"; do pool_run build_base "$s"; done
 pool_wait "a base image"
-# The longest builds start first, so that the short ones fill the other core meanwhile instead of
-# one long build running alone at the end (seconds of each cold build, measured on two cores:
-# vaultwarden 199, otel-collector 168, gotify 129, oauth2-proxy 94, cadvisor 89, mailpit 77,
-# keycloak 46; the others under 35).
-SLOWEST_FIRST=(vaultwarden otel-collector gotify oauth2-proxy cadvisor mailpit keycloak)
-ordered=()
-for slow in "${SLOWEST_FIRST[@]}"; do
-  for v in "${variants[@]}"; do [ "${v%% *}" = "$slow" ] && ordered+=("$v"); done
-done
 for v in "${variants[@]}"; do
-  [[ " ${SLOWEST_FIRST[*]} " == *" ${v%% *} "* ]] || ordered+=("$v")
-done
-for v in "${ordered[@]}"; do
   read -r -a parts <<<"$v"
   pool_run build_image "${parts[@]}"
 done
@@ -300,7 +288,8 @@ pool_wait "an image"
 docker image prune -f --filter "label=$HASH_LABEL" >/dev/null 2>&1 || true
 # The lab inventory reads which images exist from this list (one tag per line): an app whose image
 # was not built here (its upstream source archive is absent) runs as the wiring probe instead.
-mkdir -p "$HERE/../../.lab"
+LIST="$HERE/../../.lab/images"
+mkdir -p "$(dirname "$LIST")"
 docker image ls --filter "label=$HASH_LABEL" --format '{{.Repository}}:{{.Tag}}' | grep -v ':<none>$' \
-  | LC_ALL=C sort >"$HERE/../../.lab/images.tmp"
-mv "$HERE/../../.lab/images.tmp" "$HERE/../../.lab/images"
+  | LC_ALL=C sort >"$LIST.tmp"
+mv "$LIST.tmp" "$LIST"

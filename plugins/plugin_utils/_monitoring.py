@@ -271,9 +271,13 @@ def alert_rules(catalog, thresholds=None, prober="blackbox_exporter", postgres_e
               "The last successful backup of {{ $labels.backup }} finished {{ $value | humanizeDuration }} ago "
               "(allowed: %ss)." % t["backup_max_age_seconds"], "10m"),
     ]})
+    # A labelled counter (mtail's failed_logins_total by reason) has no series until its first
+    # increment, so the first scrape can already hold a burst that increase() never sees (it only
+    # counts growth between samples). A series younger than the window counts from zero instead.
     groups.append({"name": "kompose-security", "rules": [
         _rule("TooManyFailedLogins",
-              "sum by (job, instance) (increase(failed_logins_total[5m])) > %s" % t["failed_logins"],
+              "sum by (job, instance) ((%s unless %s offset 5m) or increase(%s[5m])) > %s"
+              % (("failed_logins_total",) * 3 + (t["failed_logins"],)),
               "critical", "security",
               "Security alert: multiple failed logins on {{ $labels.job }}",
               "{{ $value | humanize }} failed logins on {{ $labels.instance }} in the last 5 minutes "

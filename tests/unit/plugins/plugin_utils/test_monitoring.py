@@ -212,7 +212,8 @@ def test_every_rule_has_severity_category_and_annotations():
 def test_security_rule_is_the_seeds():
     rule = alerts(resolve(KNOWN))["TooManyFailedLogins"]
     assert rule["labels"] == {"severity": "critical", "category": "security"}
-    assert rule["expr"] == "sum by (job, instance) (increase(failed_logins_total[5m])) > 10"
+    assert rule["expr"] == ("sum by (job, instance) ((failed_logins_total unless failed_logins_total offset 5m)"
+                            " or increase(failed_logins_total[5m])) > 10")
 
 
 def test_mqtt_rule_uses_the_probe_and_the_exporter():

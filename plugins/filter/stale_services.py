@@ -10,4 +10,7 @@ from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wr
 
 class FilterModule:
     def filters(self):
-        return {"stale_services": wrap("stale_services", _compose.stale_services, [_compose.ComposeError])}
+        return {
+            "stale_services": wrap("stale_services", _compose.stale_services, [_compose.ComposeError]),
+            "not_ready": wrap("not_ready", _compose.not_ready, [_compose.ComposeError]),
+        }

@@ -165,6 +165,23 @@ def _health(status):
     return None
 
 
+def not_ready(containers):
+    """Names of the containers ``docker compose ps`` lists that are not running, or whose health check has not passed.
+
+    ``containers`` are ``docker compose ps --format json`` entries (``Name``, ``State``, ``Health``:
+    empty without a health check), as community.docker.docker_compose_v2 returns them. ``up --wait``
+    should leave none; Compose 2.26 returns success when its ``--wait-timeout`` expires while a
+    container is still starting, so the lifecycle asks this list instead of trusting the exit code.
+    """
+    out = []
+    for container in containers or []:
+        if container.get("State") != "running" or container.get("Health") in ("starting", "unhealthy"):
+            name = container.get("Name") or "?"
+            if name not in out:
+                out.append(name)
+    return out
+
+
 def stack_drift(services, hashes, containers, images):
     """Why ``docker compose up`` would act on a stack: [] when it would change nothing.
 

@@ -4,7 +4,7 @@ import yaml
 import pytest
 
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._compose import (
-    LABEL, ComposeError, config_hashes, mounted_sources, stack_drift, stale_services, upgrading, with_config_hashes)
+    LABEL, ComposeError, config_hashes, mounted_sources, not_ready, stack_drift, stale_services, upgrading, with_config_hashes)
 
 COMPOSE = """\
 # Managed by pivoine.kompose
@@ -192,3 +192,20 @@ def test_a_scaled_service_is_stale_while_any_of_its_containers_is():
     assert stale_services([_container("redis", "aaa"), _container("redis", "aaa"), _container("mqtt", "bbb")], HASHES) == []
     running = replicas + [_container("mqtt", "bbb", status="Up 1 hour", image="mosquitto:2", image_id="sha256:m")]
     assert stack_drift(SERVICES, HASHES, running, IMAGES) == ["redis: definition or mounted files changed"]
+
+
+def test_not_ready_names_what_is_not_running_or_not_yet_healthy():
+    ps = [
+        {"Name": "core-postgres", "State": "running", "Health": "healthy"},
+        {"Name": "core-redis", "State": "running", "Health": "starting"},
+        {"Name": "core-mqtt", "State": "running", "Health": "unhealthy"},
+        {"Name": "watch_otel", "State": "running", "Health": ""},
+        {"Name": "watch_cadvisor", "State": "exited", "Health": ""},
+        {"Name": "watch_alertmanager", "State": "restarting", "Health": "unhealthy"},
+    ]
+    assert not_ready(ps) == ["core-redis", "core-mqtt", "watch_cadvisor", "watch_alertmanager"]
+
+
+def test_not_ready_none_when_everything_runs_healthy():
+    assert not_ready([{"Name": "a", "State": "running", "Health": "healthy"}, {"Name": "b", "State": "running"}]) == []
+    assert not_ready(None) == []

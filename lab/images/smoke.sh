@@ -126,19 +126,10 @@ return "$FAIL"
 
 # --- the built-in checks and the images that carry their own smoke script (keycloak, oauth2-proxy,
 # pebble, ...), side by side ---
-# the longest ones (about 100 and 70 s here) start first, so that none of them ends last alone
-slow=(keycloak umami)
-names=(); runs=()
-for image in "${slow[@]}"; do
-  script="$(dirname "$0")/$image/smoke"
-  [ -x "$script" ] && { names+=("$image ($script)"); runs+=("$script"); }
-done
-names+=(built-in); runs+=(builtin_checks)
+names=(built-in); runs=(builtin_checks)
 for script in "$(dirname "$0")"/*/smoke; do
-  image="$(basename "$(dirname "$script")")"
   [ -x "$script" ] || continue
-  [[ " ${slow[*]} " == *" $image "* ]] && continue
-  names+=("$image ($script)"); runs+=("$script")
+  names+=("$(basename "$(dirname "$script")") ($script)"); runs+=("$script")
 done
 jobs_max="${KOMPOSE_LAB_JOBS:-3}"
 for i in "${!runs[@]}"; do

@@ -166,7 +166,7 @@ def desired_user(params):
         value = value.lower()
         if value.startswith('#'):
             value = value[1:]
-        if not HASH_RE.match(value):
+        if not HASH_RE.fullmatch(value):
             errors.append('password_hashes: %r is not a SHA-256 hex digest (64 hex characters)' % value)
         hashes.add(value)
     if params.get('nopass') and hashes:
@@ -174,7 +174,7 @@ def desired_user(params):
     keys = []
     for pattern in params.get('keys') or []:
         key = canonical_key(pattern)
-        if not KEY_RE.match(key) or not pattern:
+        if not KEY_RE.fullmatch(key) or not pattern:
             errors.append('keys: %r is not a key pattern (use `prefix:*`, `~prefix:*`, `%%R~prefix:*` or '
                           '`%%W~prefix:*`, without spaces)' % pattern)
         keys.append(key)
@@ -186,7 +186,7 @@ def desired_user(params):
     commands = []
     for rule in params.get('commands') or []:
         rule = {'allcommands': '+@all', 'nocommands': '-@all'}.get(rule, rule).lower()
-        if not COMMAND_RULE_RE.match(rule):
+        if not COMMAND_RULE_RE.fullmatch(rule):
             errors.append('commands: %r is not a command rule (use `+@category`, `-@category`, `+command`, '
                           '`-command` or `+command|subcommand`)' % rule)
         commands.append(rule)

@@ -48,7 +48,22 @@ def project_state(client, project, network=None, images=()):
         client.fail("cannot list the containers of compose project %s: %s" % (project, exc))
     addresses = {}
     for container in containers:
-        attached = ((container.get("NetworkSettings") or {}).get("Networks") or {}).get(network or "")
-        if attached and attached.get("IPAddress"):
-            addresses[container["Names"][0].lstrip("/")] = attached["IPAddress"]
+        address = site_address(container, network)
+        if address:
+            addresses[container["Names"][0].lstrip("/")] = address
     return dict(containers=containers, images=resolved, addresses=addresses)
+
+
+def site_address(container, network):
+    """A container's IPv4 address on the site's networks (the Docker host reaches every one): on its
+    service's own network ``<network>-<service>`` (where it serves what calls it), else on ``network``
+    (the edge), else on the first (by name) of the networks named ``<network>-*``."""
+    networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
+    service = ((container.get("Labels") or {}).get("com.docker.compose.service") or "").replace("_", "-")
+    own = "%s-%s" % (network, service)
+    names = [name for name in (own, network) if network and name in networks] + sorted(
+        name for name in networks if network and name.startswith(network + "-"))
+    for name in names:
+        if (networks.get(name) or {}).get("IPAddress"):
+            return networks[name]["IPAddress"]
+    return None

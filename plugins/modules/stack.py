@@ -42,7 +42,9 @@ options:
     description: The compose project name. Defaults to the last component of O(root).
     type: str
   network:
-    description: The network whose addresses RV(addresses) lists.
+    description:
+      - The network whose addresses RV(addresses) lists; a container that is not on it is listed with its address
+        on the first (by name) of the networks named C(<network>-*), the site's per-service networks.
     type: str
   images:
     description:
@@ -131,7 +133,7 @@ upgrading:
       description: The rendered image reference.
       type: str
 addresses:
-  description: Container name to its IPv4 address on O(network).
+  description: Container name to its IPv4 address on O(network) (or on the first of the C(<network>-*) networks).
   returned: always
   type: dict
 """

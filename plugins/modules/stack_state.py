@@ -36,13 +36,21 @@ options:
     type: str
     required: true
   network:
-    description: The network whose addresses RV(addresses) lists.
+    description:
+      - The network whose addresses RV(addresses) lists; a container that is not on it is listed with its address
+        on the first (by name) of the networks named C(<network>-*), the site's per-service networks.
     type: str
   images:
     description: Image references to resolve to the ids they name on the host now (RV(images)).
     type: list
     elements: str
     default: []
+  networks:
+    description:
+      - Also list the host's networks (RV(networks)), in the same module execution; the site's networks are
+        planned against them.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -66,13 +74,19 @@ images:
   type: dict
   sample: {"postgres:17": "sha256:4a1b..."}
 addresses:
-  description: Container name to its IPv4 address on O(network) (containers not attached to it are left out).
+  description: Container name to its IPv4 address on O(network) or the first of the C(<network>-*) networks (containers on neither are left out).
   returned: always
   type: dict
   sample: {core-postgres: 172.18.0.2}
+networks:
+  description: The host's networks as the Docker API lists them (C(Name), C(Internal), C(IPAM), C(Labels), ...).
+  returned: when O(networks=true)
+  type: list
+  elements: dict
 """
 
-from ansible_collections.community.docker.plugins.module_utils.common_api import AnsibleDockerClient
+from ansible_collections.community.docker.plugins.module_utils.common_api import AnsibleDockerClient, RequestException
+from ansible_collections.community.docker.plugins.module_utils._api.errors import DockerException
 
 from ansible_collections.pivoine.kompose.plugins.module_utils._stack_state import project_state
 
@@ -83,11 +97,17 @@ def main():
             project=dict(type="str", required=True),
             network=dict(type="str"),
             images=dict(type="list", elements="str", default=[]),
+            networks=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     params = client.module.params
     state = project_state(client, params["project"], params["network"], params["images"])
+    if params["networks"]:
+        try:
+            state["networks"] = client.get_json("/networks")
+        except (DockerException, RequestException) as exc:
+            client.fail("cannot list the host's networks: %s" % exc)
     client.module.exit_json(changed=False, **state)
 
 

@@ -42,7 +42,7 @@ PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths", "health",
-    "gotify", "volumes", "needs",
+    "gotify", "volumes", "needs", "calls", "egress",
 ))
 VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 PATH_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -60,6 +60,26 @@ SERVERS = (("postgres", "the PostgreSQL server"), ("redis", "the Redis server"),
 SIGN_IN_SERVICES = ("keycloak", "oauth2_proxy")
 # Traefik's forward-auth endpoint, which every SSO middleware asks
 SSO_SERVICE = "oauth2_proxy"
+# Every middleware of roles/kompose/vars/main/proxy.yml (__kompose_middlewares) by how much it restricts
+# who gets through, the least first. A path inside another path of the same service must use a middleware
+# that ranks higher (or the same one), and path routers are prioritised by it: the most protective one
+# matching a request wins. A middleware missing here is refused (tests check the two lists agree).
+POLICY_RANKS = (
+    ("security-headers", "compression", "public"),  # anyone
+    ("rate-limit", "public-limited"),  # anyone, rate-limited
+    ("ip-allowlist",),  # the internal networks
+    ("kompose-sso", "sso-secure"),  # signed-in users
+    ("sso-secure-limited",),  # signed-in users, rate-limited
+    ("kompose-sso-admin",),  # the admin group
+    ("sso-internal-only",),  # the internal networks and the admin group
+    ("deny-all",),  # nobody
+)
+POLICY_RANK = {middleware: rank for rank, names in enumerate(POLICY_RANKS) for middleware in names}
+# Traefik router priorities (the highest matching one wins; 0 would mean "by rule length"): a host's own
+# router lowest, its path routers by POLICY_RANK then by their longest path, OAuth2 Proxy's /oauth2/ highest.
+HOST_PRIORITY = 1
+RANK_PRIORITY = 1000
+OAUTH2_PRIORITY = RANK_PRIORITY * (len(POLICY_RANKS) + 1)
 
 
 class CatalogError(ValueError):
@@ -85,6 +105,51 @@ def _merge(base, override):
     return out
 
 
+def _merge_entry(name, base, override):
+    """An override merged over a catalog entry: mappings key by key, ``paths`` path by path (by ``name``).
+
+    A path of the override with the name of a catalog path is merged over it (its other keys kept), a new
+    name is added; ``enabled: false`` removes that path. So adding a path never drops another one (an
+    admin path's protection), and removing one is written down by name.
+    """
+    out = _merge(base, override)
+    if isinstance(base.get("paths"), list) and isinstance(override.get("paths"), list):
+        out["paths"] = _merge_paths(base["paths"], override["paths"])
+    if isinstance(out.get("paths"), list):
+        out["paths"] = _enabled_paths(name, out["paths"])
+    return out
+
+
+def _merge_paths(base, override):
+    """The catalog's paths with the override's merged over them by name; new names come last."""
+    out = _plain(base)
+    names = [path.get("name") if isinstance(path, Mapping) else None for path in out]
+    for item in override:
+        name = item.get("name") if isinstance(item, Mapping) else None
+        if name is not None and name in names:
+            index = names.index(name)
+            out[index] = _merge(out[index], item)
+        else:
+            out.append(_plain(item))
+            names.append(name)
+    return out
+
+
+def _enabled_paths(service, paths):
+    """``paths`` without those switched off (``enabled: false``), and without the ``enabled`` key."""
+    out = []
+    for index, path in enumerate(paths):
+        enabled = path.get("enabled", True) if isinstance(path, Mapping) else True
+        if not isinstance(enabled, bool):
+            raise CatalogError("kompose_services.%s.paths[%d].enabled: %r is not a boolean (false removes the path %r)"
+                               % (service, index, enabled, path.get("name")))
+        if not isinstance(path, Mapping):
+            out.append(path)  # _check_paths refuses it, naming it
+        elif enabled:
+            out.append({key: value for key, value in path.items() if key != "enabled"})
+    return out
+
+
 def _check_topic(service, key, topic):
     """MQTT topic filter: '#' only last and alone in its level, '+' alone in its level."""
     levels = topic.split("/") if isinstance(topic, str) and topic else None
@@ -97,13 +162,13 @@ def _check_topic(service, key, topic):
 
 
 def validate_domain(domain):
-    if not isinstance(domain, str) or not DOMAIN_RE.match(domain):
+    if not isinstance(domain, str) or not DOMAIN_RE.fullmatch(domain):
         raise CatalogError("kompose_domain: %r is not a DNS domain name (lower-case labels joined by dots, "
                            "for example 'pivoine.art')" % (domain,))
 
 
 def _matches(regex, value):
-    return isinstance(value, str) and regex.match(value) is not None
+    return isinstance(value, str) and regex.fullmatch(value) is not None
 
 
 def _check_mapping(where, value, keys, expected=None):
@@ -146,13 +211,13 @@ def _check_postgres(name, where, spec):
     if owner.startswith("pg_") or owner == "public":
         raise CatalogError("%s.owner: %r is a reserved PostgreSQL role name (public, pg_*)" % (where, owner))
     if "roles" in spec:
-        _check_list(where + ".roles", spec["roles"], SQL_NAME_RE.match, sql_name)
+        _check_list(where + ".roles", spec["roles"], SQL_NAME_RE.fullmatch, sql_name)
         if owner in spec["roles"]:
             raise CatalogError("%s.roles: %r is the owner role itself" % (where, owner))
     if "reads" in spec:
-        _check_list(where + ".reads", spec["reads"], SERVICE_RE.match, "a service name")
+        _check_list(where + ".reads", spec["reads"], SERVICE_RE.fullmatch, "a service name")
     if "extensions" in spec:
-        _check_list(where + ".extensions", spec["extensions"], EXTENSION_RE.match,
+        _check_list(where + ".extensions", spec["extensions"], EXTENSION_RE.fullmatch,
                     "a valid PostgreSQL extension name (lower-case letters, digits, _ -)")
         if database is None and spec["extensions"]:
             raise CatalogError("%s.extensions: %r needs a database (postgres.database is null: a login role only)"
@@ -238,7 +303,7 @@ def _check_secrets(where, secrets):
 def _validate_entry(name, entry, known_stacks, middlewares):
     """Everything about one entry that does not depend on other services (checked enabled or not)."""
     where = "kompose_services.%s" % name
-    if not isinstance(name, str) or not SERVICE_RE.match(name):
+    if not isinstance(name, str) or not SERVICE_RE.fullmatch(name):
         raise CatalogError("%s: service name %r must match %s" % (where, name, SERVICE_RE.pattern))
     if not isinstance(entry, dict):
         raise CatalogError("%s: expected a mapping, got %r" % (where, entry))
@@ -250,7 +315,7 @@ def _validate_entry(name, entry, known_stacks, middlewares):
     if entry.get("stack") not in known_stacks:
         raise CatalogError("%s.stack: %r is not a known stack (%s)" % (where, entry.get("stack"), ", ".join(known_stacks)))
     host = entry.get("host")
-    if host is not None and not (isinstance(host, str) and (LABEL_RE.match(host) or DOMAIN_RE.match(host))):
+    if host is not None and not (isinstance(host, str) and (LABEL_RE.fullmatch(host) or DOMAIN_RE.fullmatch(host))):
         raise CatalogError("%s.host: %r is neither a DNS label nor a domain name" % (where, host))
     middleware = entry.get("middleware")
     if middleware is not None and not isinstance(middleware, str):
@@ -276,13 +341,17 @@ def _validate_entry(name, entry, known_stacks, middlewares):
     if entry.get("paths") is not None:
         _check_paths("%s.paths" % where, entry["paths"], middlewares)
     if entry.get("gotify") is not None:
-        _check_list(where + ".gotify", entry["gotify"], PATH_NAME_RE.match,
+        _check_list(where + ".gotify", entry["gotify"], PATH_NAME_RE.fullmatch,
                     "a Gotify application name (lower-case letters, digits, -)")
     if entry.get("volumes") is not None:
-        _check_list(where + ".volumes", entry["volumes"], VOLUME_RE.match,
+        _check_list(where + ".volumes", entry["volumes"], VOLUME_RE.fullmatch,
                     "a compose volume name of the service (lower-case letters, digits, _ . -)")
     if entry.get("needs") is not None:
-        _check_list(where + ".needs", entry["needs"], SERVICE_RE.match, "a service name")
+        _check_list(where + ".needs", entry["needs"], SERVICE_RE.fullmatch, "a service name")
+    if entry.get("calls") is not None:
+        _check_list(where + ".calls", entry["calls"], SERVICE_RE.fullmatch, "a service name")
+    if entry.get("egress") is not None and not isinstance(entry["egress"], bool):
+        raise CatalogError("%s.egress: %r is not a boolean" % (where, entry["egress"]))
     if entry.get("oidc"):
         purpose = entry["oidc"].get("secret", "oidc") if isinstance(entry["oidc"], Mapping) else "oidc"
         if purpose not in (entry.get("secrets") or {}):
@@ -290,10 +359,46 @@ def _validate_entry(name, entry, known_stacks, middlewares):
                                "(for example `secrets: {%s: {}}`)" % (where, purpose, where, purpose, purpose))
 
 
+def policy_rank(middleware, where):
+    """POLICY_RANK of a middleware; ``where`` names the key that chose it."""
+    if middleware not in POLICY_RANK:
+        raise CatalogError("%s: %r has no rank in the access policy order (_catalog.POLICY_RANKS: %s); add it there"
+                           % (where, middleware, ", ".join(sorted(POLICY_RANK))))
+    return POLICY_RANK[middleware]
+
+
+def _inside(matcher, other):
+    """Whether every request ``matcher`` ((kind, value): a prefix or an exact path) takes, ``other`` takes too."""
+    kind, value = matcher
+    other_kind, other_value = other
+    if other_kind == "prefixes":
+        return value.startswith(other_value)  # Traefik's PathPrefix compares characters, not segments
+    return kind == "exact" and value == other_value
+
+
+def _check_overlaps(where, paths):
+    """A prefix or path inside another one of the service's paths (or equal to it) with another middleware
+    must rank higher: otherwise a public path would open part of a protected one."""
+    matchers = [(index, path["middleware"], (kind, value))
+                for index, path in enumerate(paths) for kind in ("prefixes", "exact") for value in path.get(kind, [])]
+    for index, middleware, matcher in matchers:
+        for other_index, other_middleware, other in matchers:
+            if other_index == index or other_middleware == middleware or not _inside(matcher, other):
+                continue
+            rank = policy_rank(middleware, "%s[%d].middleware" % (where, index))
+            if rank <= policy_rank(other_middleware, "%s[%d].middleware" % (where, other_index)):
+                raise CatalogError(
+                    "%s[%d].%s: %r (middleware %r) is inside %s[%d].%s %r (middleware %r) but not more protective: "
+                    "a path inside another one needs the same middleware or one that protects more (%s)"
+                    % (where, index, matcher[0], matcher[1], middleware, where, other_index, other[0], other[1],
+                       other_middleware, " < ".join("/".join(names) for names in POLICY_RANKS)))
+
+
 def _check_paths(where, paths, middlewares):
     """Per-path access policy: [{name, prefixes, exact, middleware}], each a router of its own on the host.
 
     ``prefixes`` match path prefixes, ``exact`` whole paths (the query string aside); at least one is given.
+    A path inside another one needs a more protective middleware (_check_overlaps).
     """
     if not isinstance(paths, list):
         raise CatalogError("%s: expected a list of {name, prefixes, exact, middleware}, got %r" % (where, paths))
@@ -312,6 +417,7 @@ def _check_paths(where, paths, middlewares):
                 raise CatalogError("%s.%s: %r is not a non-empty list of %s (starting with /)" % (here, key, values, what))
         if not isinstance(path["middleware"], str) or (middlewares is not None and path["middleware"] not in middlewares):
             raise CatalogError("%s.middleware: %r is not a defined middleware (%s)" % (here, path["middleware"], ", ".join(sorted(middlewares or []))))
+    _check_overlaps(where, paths)
 
 
 def _stack_registry(catalog, registry):
@@ -347,6 +453,9 @@ def _check_needs(resolved, entries):
             if entry.get(key) and not entry.get("host"):
                 raise CatalogError("%s.host: %r, but the service needs a host name (%s.%s: %s)"
                                    % (where, entry.get("host"), where, key, what))
+        for called in entry.get("calls") or []:
+            if called not in entries:
+                raise CatalogError("%s.calls: %r is not a service of the catalog (%s)" % (where, called, ", ".join(sorted(entries))))
         for needed in entry.get("needs") or []:
             if needed not in resolved:
                 stack = (entries.get(needed) or {}).get("stack")
@@ -359,17 +468,18 @@ def _check_needs(resolved, entries):
 
 
 def check_given_secrets(secrets):
-    """Secrets an inventory gives (``kompose_secrets``) go into env and config files, some single-quoted: each
-    must be a non-empty string of one line without a single quote. Errors name the secret, never its value."""
+    """Secrets an inventory gives (``kompose_secrets``) go into env files, single-quoted (Compose reads them
+    literally), and config files: each must be a non-empty string of one line without a single quote, and not
+    end in a backslash (Compose would read ``\\'`` as an escaped quote). Errors name the secret, never its value."""
     if secrets is None:
         return
     if not isinstance(secrets, Mapping):
         raise CatalogError("kompose_secrets: expected a mapping of secret name to value, got %s" % type(secrets).__name__)
     for name, value in sorted(secrets.items(), key=lambda item: str(item[0])):
-        if not isinstance(value, str) or not value or any(char in value for char in "'\r\n"):
+        if not isinstance(value, str) or not value or any(char in value for char in "'\r\n") or value.endswith("\\"):
             raise CatalogError("kompose_secrets[%r]: a given secret must be a non-empty string of one line without a "
-                               "single quote (it is written into env files, some single-quoted); the value is not shown"
-                               % (name,))
+                               "single quote, not ending in a backslash (it is written single-quoted into env files, "
+                               "where Compose reads it literally); the value is not shown" % (name,))
 
 
 def _check_enabled(resolved, entries):
@@ -414,7 +524,7 @@ def _check_enabled(resolved, entries):
                 raise CatalogError("kompose_services.%s.%s: %r is already %s of service %s" % (name, key, value, what, other))
     used = {}
     for secret, dummy, address, value in _secret_sources(resolved):
-        if not SECRET_NAME_RE.match(secret):
+        if not SECRET_NAME_RE.fullmatch(secret):
             raise CatalogError("%s: %r needs the secret %r, which is not a valid secret name (lower-case letters, digits, _ . -)"
                                % (address, value, secret))
         if secret in used:
@@ -462,7 +572,7 @@ def resolve(catalog, stacks, domain, images=None, overrides=None, registry=None,
         override = overrides.get(name)
         if override is not None and not isinstance(override, Mapping):
             raise CatalogError("kompose_services.%s: expected a mapping, got %r" % (name, override))
-        entry = _merge(base, override or {})
+        entry = _merge_entry(name, base, override or {})
         _validate_entry(name, entry, known_stacks, middlewares)
         entries[name] = entry
         if entry["stack"] not in stacks or not entry.get("enabled", True):
@@ -474,7 +584,7 @@ def resolve(catalog, stacks, domain, images=None, overrides=None, registry=None,
             image = images.get(name) or entry.get("image")
             if not image:
                 raise CatalogError("kompose_images.%s: no image for service %r (stack %s)" % (name, name, entry["stack"]))
-            if not isinstance(image, str) or not IMAGE_RE.match(image):
+            if not isinstance(image, str) or not IMAGE_RE.fullmatch(image):
                 raise CatalogError("kompose_images.%s: %r is not a valid image reference (name[:tag][@sha256:digest])" % (name, image))
             entry["image"] = image
         resolved[name] = entry
@@ -624,15 +734,21 @@ def mqtt_users(catalog):
 def routes(catalog, default_middleware, sso_middlewares, internal_services):
     """Traefik routes of the enabled services with a host name and something to forward to, sorted by name.
 
-    Each is {name, fqdn, prefixes, exact, middleware, sso, oauth2, service, url}: ``middleware`` is the entry's
-    or ``default_middleware``; ``sso`` whether it is one of ``sso_middlewares``; ``oauth2`` marks the
-    one route per host that also gets OAuth2 Proxy's ``/oauth2/`` route (when any route of the host
-    uses SSO). A service named in ``internal_services`` (service -> Traefik service, e.g.
-    ``api@internal``) is served by Traefik itself (``url`` empty), any other is forwarded to
-    ``http://<container>:<port>``. Each entry of the service's ``paths`` is one more route,
-    ``<service>-<path name>``, for those path prefixes and exact paths on the same host with its own
-    middleware (``prefixes`` and ``exact`` are empty for the host's own route; path routes share its
-    service, ``url`` empty).
+    Each is {name, fqdn, prefixes, exact, middleware, sso, oauth2, oauth2_priority, service, url, priority}:
+    ``middleware`` is the entry's or ``default_middleware``; ``sso`` whether it is one of ``sso_middlewares``;
+    ``oauth2`` marks the one route per host that also gets OAuth2 Proxy's ``/oauth2/`` route (when any route
+    of the host uses SSO), ``oauth2_priority`` that router's priority (OAUTH2_PRIORITY, else None). A service
+    named in ``internal_services`` (service -> Traefik service, e.g. ``api@internal``) is served by Traefik
+    itself (``url`` empty), any other is forwarded to ``http://<container>:<port>``. Each entry of the
+    service's ``paths`` is one more route, ``<service>-<path name>``, for those path prefixes and exact paths
+    on the same host with its own middleware (``prefixes`` and ``exact`` are empty for the host's own route;
+    path routes share its service, ``url`` empty).
+
+    ``priority`` is the router's Traefik priority (the highest matching one wins; without it Traefik ranks
+    by the length of the rule): HOST_PRIORITY for the host's own route, below its path routes; a path
+    route's is RANK_PRIORITY times one more than its middleware's POLICY_RANK, plus the length of its
+    longest path (at most RANK_PRIORITY - 1). So of two path routes that match a request the more protective
+    one wins, and the longer path among equally protective ones.
     """
     if not isinstance(default_middleware, str) or not default_middleware:
         raise CatalogError("default_middleware: %r is not a middleware name" % (default_middleware,))
@@ -656,20 +772,26 @@ def routes(catalog, default_middleware, sso_middlewares, internal_services):
             "sso": middleware in sso_middlewares,
             "service": service,
             "url": "" if internal else "http://%s:%s" % (entry["container"], entry["port"]),
+            "priority": HOST_PRIORITY,
         }]
-        for path in entry.get("paths") or []:
+        for index, path in enumerate(entry.get("paths") or []):
+            matched = list(path.get("prefixes", [])) + list(path.get("exact", []))
+            rank = policy_rank(path["middleware"], "kompose_services.%s.paths[%d].middleware" % (name, index))
             host_routes.append({"name": "%s-%s" % (name, path["name"]), "fqdn": entry["fqdn"],
                                 "prefixes": list(path.get("prefixes", [])), "exact": list(path.get("exact", [])),
                                 "middleware": path["middleware"], "sso": path["middleware"] in sso_middlewares,
-                                "service": service, "url": ""})
+                                "service": service, "url": "",
+                                "priority": RANK_PRIORITY * (rank + 1) + min(max(map(len, matched), default=0), RANK_PRIORITY - 1)})
         for index, route in enumerate(host_routes):
             route["oauth2"] = False
+            route["oauth2_priority"] = None
             route["where"] = ("kompose_services.%s.paths[%d].middleware" % (name, index - 1) if index
                               else "kompose_services.%s.middleware" % name if entry.get("middleware")
                               else "proxy_default_middleware (for %s)" % name)
         sso_routes = [route for route in host_routes if route["sso"]]
         if sso_routes:
             sso_routes[0]["oauth2"] = True
+            sso_routes[0]["oauth2_priority"] = OAUTH2_PRIORITY
         out.extend(host_routes)
     _check_sso(catalog, out)
     for route in out:

@@ -215,7 +215,29 @@ def stack_drift(services, hashes, containers, images):
             elif image is not None and images.get(image) != container.get("ImageID"):
                 reasons.append("%s: %s resolves to %s, the container runs %s"
                                % (name, image, images.get(image) or "no image on the host", container.get("ImageID")))
+            else:
+                reason = _network_drift(services[name] or {}, container)
+                if reason:
+                    reasons.append("%s: %s" % (name, reason))
     return reasons
+
+
+def _network_drift(service, container):
+    """How a container's networks differ from its service's ``networks`` (external networks, keyed by
+    their names) or ``network_mode: none``; None when they match or the service names neither (e.g.
+    a network that was made again, or that someone disconnected it from)."""
+    if isinstance(service.get("networks"), dict):
+        wanted = set(service["networks"])
+    elif service.get("network_mode") == "none":
+        wanted = {"none"}
+    else:
+        return None
+    attached = set(((container.get("NetworkSettings") or {}).get("Networks") or {}))
+    missing, extra = sorted(wanted - attached), sorted(attached - wanted)
+    if not missing and not extra:
+        return None
+    return "networks differ (%s)" % "; ".join(
+        part for part in ("not on " + ", ".join(missing) if missing else "", "also on " + ", ".join(extra) if extra else "") if part)
 
 
 def _name(container):

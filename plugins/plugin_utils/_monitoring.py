@@ -51,10 +51,10 @@ def _metrics_target(name, entry):
         if not entry.get("container") or not entry.get("port"):
             raise MonitoringError("%s.target: service %r has no container and port to default to; set a target (host:port)" % (where, name))
         target = "%s:%s" % (entry["container"], entry["port"])
-    if not isinstance(target, str) or not TARGET_RE.match(target) or not 0 < int(target.rsplit(":", 1)[1]) < 65536:
+    if not isinstance(target, str) or not TARGET_RE.fullmatch(target) or not 0 < int(target.rsplit(":", 1)[1]) < 65536:
         raise MonitoringError("%s.target: %r is not host:port" % (where, target))
     path = spec.get("path", "/metrics")
-    if not isinstance(path, str) or not PATH_RE.match(path):
+    if not isinstance(path, str) or not PATH_RE.fullmatch(path):
         raise MonitoringError("%s.path: %r is not an absolute URL path" % (where, path))
     scheme = spec.get("scheme", "http")
     if scheme not in ("http", "https"):
@@ -85,7 +85,7 @@ def _health_target(name, entry):
     """http://<container>:<port><path> of a service's ``health`` entry (port: the entry's own by default)."""
     spec = entry["health"]
     where = "kompose_services.%s.health" % name
-    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not PATH_RE.match(spec["path"]):
+    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not PATH_RE.fullmatch(spec["path"]):
         raise MonitoringError("%s: expected {path, port} with an absolute URL path, got %r" % (where, spec))
     port = spec.get("port", entry.get("port"))
     if not entry.get("container") or not port:
@@ -172,7 +172,7 @@ def _thresholds(overrides):
     if unknown:
         raise MonitoringError("alert thresholds: unknown key(s) %s (known: %s)" % (", ".join(sorted(unknown)), ", ".join(sorted(DEFAULT_THRESHOLDS))))
     values.update(overrides or {})
-    if not isinstance(values["down_for"], str) or not DURATION_RE.match(values["down_for"]):
+    if not isinstance(values["down_for"], str) or not DURATION_RE.fullmatch(values["down_for"]):
         raise MonitoringError("alert thresholds: down_for %r is not a Prometheus duration (e.g. 2m)" % (values["down_for"],))
     for key in DEFAULT_THRESHOLDS:
         if key != "down_for" and (isinstance(values[key], bool) or not isinstance(values[key], (int, float)) or values[key] <= 0):
@@ -318,7 +318,7 @@ def _mapping(where, value, required, optional=()):
 def _dashboard_spec(index, spec):
     where = "dashboards[%d]" % index
     _mapping(where, spec, ("uid", "title", "panels"), ("requires",))
-    if not isinstance(spec["uid"], str) or not UID_RE.match(spec["uid"]):
+    if not isinstance(spec["uid"], str) or not UID_RE.fullmatch(spec["uid"]):
         raise MonitoringError("%s.uid: %r is not a dashboard uid (lower-case letters, digits, -; at most 40)" % (where, spec["uid"]))
     where = "dashboards[%s]" % spec["uid"]
     _text(where + ".title", spec["title"])

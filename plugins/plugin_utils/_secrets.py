@@ -23,6 +23,9 @@ KINDS = {
 }
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 ALPHABET = string.ascii_letters + string.digits
+# what no secret may hold: the env files carry each value single-quoted, on one line (nor may one end in a
+# backslash, which would escape the closing quote)
+UNQUOTABLE = "'\r\n"
 
 
 # A secret some service issues (e.g. a Gotify application token): read when stored, never generated.
@@ -56,7 +59,7 @@ def normalise_spec(spec):
     if unknown:
         raise SecretError("secret %r has unknown key(s): %s" % (spec["name"], ", ".join(sorted(unknown))))
     name = spec["name"]
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise SecretError("secret name %r must match %s (it becomes a file name)" % (name, NAME_RE.pattern))
     kind = spec.get("kind", "password")
     if kind not in KINDS and kind != ISSUED:
@@ -82,6 +85,10 @@ def read_or_create(directory, spec, persist=True):
             value = handle.read().rstrip("\n")
         if not value:
             raise SecretError("secret file %s is empty: delete it to generate a new secret" % path)
+        if any(char in value for char in UNQUOTABLE) or value.endswith("\\"):
+            raise SecretError("secret file %s holds more than one line, a single quote or a final backslash: a secret "
+                              "is written single-quoted into env files, so it must be one line without ' and not end "
+                              "in \\ (the value is not shown)" % path)
         return value
     if kind == ISSUED:
         return None

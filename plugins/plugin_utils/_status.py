@@ -20,9 +20,9 @@ class StatusError(ValueError):
 
 def _utc(value):
     """An aware UTC datetime from Docker's StartedAt (nanoseconds, Z) or a backup set's name."""
-    if SET_RE.match(value):
+    if SET_RE.fullmatch(value):
         return datetime.datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
-    match = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$", value)
+    match = re.fullmatch(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$", value)
     if not match:
         raise StatusError("not a UTC time stamp: %r" % value)
     return datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
@@ -66,7 +66,7 @@ def rows(inspected, hashes, now):
 
 def backup_line(set_names, backup_dir, now):
     """How old the newest backup set is."""
-    sets = sorted(name for name in set_names if SET_RE.match(name))
+    sets = sorted(name for name in set_names if SET_RE.fullmatch(name))
     if not sets:
         return "last backup: none in %s" % backup_dir
     hours = round((now - _utc(sets[-1]).timestamp()) / 3600, 1)

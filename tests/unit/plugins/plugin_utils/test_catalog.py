@@ -441,8 +441,9 @@ def routed(**overrides):
 
 def test_routes():
     def route(name, fqdn, middleware, sso, service, url, prefixes=(), oauth2=None):
+        oauth2 = sso if oauth2 is None else oauth2
         return {"name": name, "fqdn": fqdn, "prefixes": list(prefixes), "exact": [], "middleware": middleware, "sso": sso,
-                "oauth2": sso if oauth2 is None else oauth2, "service": service, "url": url}
+                "oauth2": oauth2, "oauth2_priority": 9000 if oauth2 else None, "service": service, "url": url, "priority": 1}
 
     assert c.routes(routed(), "security-headers", ["sso-secure", "sso-internal-only"], {"traefik": "api@internal", "internal_only": "x@file"}) == [
         route("external", "files.example.org", "sso-secure", True, "external", "http://ext:80"),
@@ -468,11 +469,11 @@ def test_path_routes_share_the_host_and_its_service():
     out = [r for r in c.routes(catalog, "compression", ["sso-internal-only"], {}) if r["fqdn"] == "grafana.pivoine.art"]
     assert out == [
         {"name": "grafana", "fqdn": "grafana.pivoine.art", "prefixes": [], "exact": [], "middleware": "compression", "sso": False, "oauth2": False,
-         "service": "grafana", "url": "http://watch_grafana:3000"},
+         "oauth2_priority": None, "service": "grafana", "url": "http://watch_grafana:3000", "priority": 1},
         {"name": "grafana-admin", "fqdn": "grafana.pivoine.art", "prefixes": ["/admin", "/realms/master"], "exact": [], "middleware": "sso-internal-only",
-         "sso": True, "oauth2": True, "service": "grafana", "url": ""},
+         "sso": True, "oauth2": True, "oauth2_priority": 9000, "service": "grafana", "url": "", "priority": 7014},
         {"name": "grafana-api", "fqdn": "grafana.pivoine.art", "prefixes": ["/api"], "exact": ["/health"], "middleware": "rate-limit", "sso": False,
-         "oauth2": False, "service": "grafana", "url": ""},
+         "oauth2": False, "oauth2_priority": None, "service": "grafana", "url": "", "priority": 2007},
     ]
 
 

@@ -209,3 +209,23 @@ def test_not_ready_names_what_is_not_running_or_not_yet_healthy():
 def test_not_ready_none_when_everything_runs_healthy():
     assert not_ready([{"Name": "a", "State": "running", "Health": "healthy"}, {"Name": "b", "State": "running"}]) == []
     assert not_ready(None) == []
+
+
+def test_drift_when_a_container_is_off_its_networks_or_on_another():
+    services = {"redis": dict(SERVICES["redis"], networks={"kompose-umami": {}, "kompose-redis": {"ipv4_address": "172.16.0.3"}}),
+                "mqtt": dict(SERVICES["mqtt"], network_mode="none")}
+    containers = _running()
+    containers[0]["NetworkSettings"] = {"Networks": {"kompose-redis": {}, "kompose": {}}}
+    containers[1]["NetworkSettings"] = {"Networks": {"none": {}}}
+    assert stack_drift(services, HASHES, containers, IMAGES) == [
+        "redis: networks differ (not on kompose-umami; also on kompose)"]
+    containers[0]["NetworkSettings"]["Networks"] = {"kompose-redis": {}, "kompose-umami": {}}
+    assert stack_drift(services, HASHES, containers, IMAGES) == []
+    containers[1]["NetworkSettings"]["Networks"] = {"kompose-mqtt": {}}
+    assert stack_drift(services, HASHES, containers, IMAGES) == ["mqtt: networks differ (not on none; also on kompose-mqtt)"]
+
+
+def test_no_network_drift_for_a_service_that_names_no_networks():
+    containers = _running()
+    containers[0]["NetworkSettings"] = {"Networks": {"core_default": {}}}
+    assert stack_drift(SERVICES, HASHES, containers, IMAGES) == []

@@ -30,4 +30,5 @@ class FilterModule:
         return {
             "catalog_networks": wrap("catalog_networks", _networks.plan, [_networks.NetworkError, _monitoring.MonitoringError]),
             "container_addresses": container_addresses,
+            "internal_networks_problem": wrap("internal_networks_problem", _networks.internal_problem, []),
         }

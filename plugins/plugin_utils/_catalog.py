@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
+from ansible_collections.pivoine.kompose.plugins.plugin_utils import _hardening
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._secrets import KINDS as SECRET_KINDS
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._secrets import NAME_RE as SECRET_NAME_RE
 
@@ -42,7 +43,7 @@ PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths", "health",
-    "gotify", "volumes", "needs", "calls", "egress",
+    "gotify", "volumes", "needs", "calls", "egress", "hardening",
 ))
 VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 PATH_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -300,6 +301,14 @@ def _check_secrets(where, secrets):
             raise CatalogError("%s.length: %r is not a whole number from 16 to 1024" % (at, length))
 
 
+def _check_hardening(where, spec):
+    """{cap_add, read_only, tmpfs, memory, pids, user}: what the container may do (_hardening.py)."""
+    try:
+        _hardening.check(where, spec)
+    except _hardening.HardeningError as exc:
+        raise CatalogError(str(exc)) from None
+
+
 def _validate_entry(name, entry, known_stacks, middlewares):
     """Everything about one entry that does not depend on other services (checked enabled or not)."""
     where = "kompose_services.%s" % name
@@ -335,7 +344,8 @@ def _validate_entry(name, entry, known_stacks, middlewares):
     for key, check in (("postgres", _check_postgres), ("redis", _check_redis), ("mqtt", _check_mqtt)):
         if entry.get(key) is not None:
             check(name, "%s.%s" % (where, key), entry[key])
-    for key, check in (("metrics", _check_metrics), ("health", _check_health), ("oidc", _check_oidc), ("secrets", _check_secrets)):
+    for key, check in (("metrics", _check_metrics), ("health", _check_health), ("oidc", _check_oidc), ("secrets", _check_secrets),
+                       ("hardening", _check_hardening)):
         if entry.get(key) is not None:
             check("%s.%s" % (where, key), entry[key])
     if entry.get("paths") is not None:

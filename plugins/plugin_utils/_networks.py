@@ -172,6 +172,17 @@ def check_internal(internal, pool, docker_networks, edge):
                                "stands for clients on the Docker host)" % (value, network.get("Name"), subnet, gateway or "?"))
 
 
+def internal_problem(internal, pool, edge_subnet="", edge="kompose"):
+    """What is wrong with ``kompose_internal_networks`` before Docker is asked ('' when nothing): a value that
+    is not an IPv4 network, or one overlapping the pool or the fixed edge subnet (its gateway aside)."""
+    try:
+        networks = [{"Name": edge, "IPAM": {"Config": [{"Subnet": edge_subnet}]}}] if edge_subnet else []
+        check_internal(internal, _network(pool, "kompose_network_pool"), networks, edge)
+    except NetworkError as exc:
+        return str(exc)
+    return ""
+
+
 def plan(catalog, edge, pool, docker_networks=None, edge_subnet="", internal=None, routed=True, egress=()):
     """The site's networks and each service's place on them.
 

@@ -281,8 +281,21 @@ def version(entries):
 
 # --- the two runs ------------------------------------------------------------------------------
 def run_real(proxy_dir, static, work):
-    """The rendered static configuration as it is deployed; (problems, version)."""
-    mounts = [(os.path.join(proxy_dir, "traefik.yml"), STATIC_PATH, "ro"),
+    """The rendered static configuration as it is deployed; (problems, version).
+
+    An entry point bound to one address of the site's networks (Traefik's ping and metrics port, on
+    its own network only) cannot be bound in a container without a network: that one address is run
+    as ":<port>", everything else as rendered (verify.yml asserts the address itself)."""
+    static_file = os.path.join(proxy_dir, "traefik.yml")
+    bound = {name: ep for name, ep in (static.get("entryPoints") or {}).items()
+             if not str((ep or {}).get("address", ":")).startswith(":")}
+    if bound:
+        copy = dict(static, entryPoints=dict(static["entryPoints"], **{
+            name: dict(ep, address=":" + str(ep["address"]).rsplit(":", 1)[1]) for name, ep in bound.items()}))
+        static_file = os.path.join(work, "traefik.yml")
+        with open(static_file, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(copy, handle)
+    mounts = [(static_file, STATIC_PATH, "ro"),
               (os.path.join(proxy_dir, "dynamic"), DYNAMIC_PATH, "ro")]
     stores = {}
     for resolver in (static.get("certificatesResolvers") or {}).values():

@@ -165,3 +165,12 @@ def test_the_projects_list_their_networks_as_external():
     projects = _plan()["projects"]
     assert projects["link"] == {"kompose-linkwarden": {"name": "kompose-linkwarden", "external": True}}
     assert set(projects["core"]) == {"kompose-linkwarden", "kompose-umami", "kompose-postgres", "kompose-redis", "kompose-mqtt"}
+
+
+def test_internal_problem_is_found_before_docker_is_asked():
+    from ansible_collections.pivoine.kompose.plugins.plugin_utils._networks import internal_problem
+    assert internal_problem(["10.0.0.0/8"], "172.16.0.0/16") == ""
+    assert internal_problem(["172.30.0.1/32"], "172.16.0.0/16", "172.30.0.0/24") == ""
+    assert "overlaps kompose_network_pool" in internal_problem(["172.16.0.0/12"], "172.16.0.0/16")
+    assert "overlaps Docker network kompose" in internal_problem(["172.30.0.0/25"], "172.16.0.0/16", "172.30.0.0/24")
+    assert "is not an IPv4 network" in internal_problem(["nope"], "172.16.0.0/16")

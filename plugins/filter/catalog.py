@@ -21,6 +21,7 @@ class FilterModule:
             "catalog_redis_users": _wrap("catalog_redis_users", _catalog.redis_users),
             "catalog_mqtt_users": _wrap("catalog_mqtt_users", _catalog.mqtt_users),
             "catalog_routes": _wrap("catalog_routes", _catalog.routes),
+            "catalog_tcp_routes": _wrap("catalog_tcp_routes", _catalog.tcp_routes),
             "catalog_oidc_clients": _wrap("catalog_oidc_clients", _catalog.oidc_clients),
             "catalog_rotations": _wrap("catalog_rotations", _catalog.rotations),
             "catalog_gotify_applications": _wrap("catalog_gotify_applications", _catalog.gotify_applications),

@@ -43,7 +43,7 @@ PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths", "health",
-    "gotify", "volumes", "needs", "calls", "egress", "hardening",
+    "gotify", "volumes", "needs", "calls", "egress", "hardening", "tcp",
 ))
 VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 PATH_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -362,6 +362,12 @@ def _validate_entry(name, entry, known_stacks, middlewares):
         _check_list(where + ".calls", entry["calls"], SERVICE_RE.fullmatch, "a service name")
     if entry.get("egress") is not None and not isinstance(entry["egress"], bool):
         raise CatalogError("%s.egress: %r is not a boolean" % (where, entry["egress"]))
+    tcp = entry.get("tcp")
+    if tcp is not None and (not isinstance(tcp, int) or isinstance(tcp, bool) or not 0 < tcp < 65536 or tcp in (80, 443, 8080)):
+        raise CatalogError("%s.tcp: %r is not a TCP port for its TLS entry point (not 80, 443 or 8080: Traefik's own)"
+                           % (where, tcp))
+    if tcp is not None and (entry.get("paths") or entry.get("oidc") or entry.get("middleware")):
+        raise CatalogError("%s.tcp: %r, but a TCP route has no paths, middleware or OIDC client (HTTP only)" % (where, tcp))
     if entry.get("oidc"):
         purpose = entry["oidc"].get("secret", "oidc") if isinstance(entry["oidc"], Mapping) else "oidc"
         if purpose not in (entry.get("secrets") or {}):
@@ -459,7 +465,8 @@ def _check_needs(resolved, entries):
     names in ``needs`` (a sidecar its app, an exporter its server), OAuth2 Proxy its Keycloak client."""
     for name, entry in sorted(resolved.items()):
         where = "kompose_services.%s" % name
-        for key, what in (("oidc", "its Keycloak client redirects there"), ("paths", "its path routers are on it")):
+        for key, what in (("oidc", "its Keycloak client redirects there"), ("paths", "its path routers are on it"),
+                          ("tcp", "its TLS certificate and route are for it")):
             if entry.get(key) and not entry.get("host"):
                 raise CatalogError("%s.host: %r, but the service needs a host name (%s.%s: %s)"
                                    % (where, entry.get("host"), where, key, what))
@@ -769,7 +776,8 @@ def routes(catalog, default_middleware, sso_middlewares, internal_services):
     out = []
     for name, entry in _entries(catalog):
         internal = name in internal_services
-        if entry.get("fqdn") is None or not (internal or entry.get("container") is not None and entry.get("port") is not None):
+        if entry.get("fqdn") is None or entry.get("tcp") or not (
+                internal or entry.get("container") is not None and entry.get("port") is not None):
             continue
         middleware = entry.get("middleware") or default_middleware
         service = internal_services[name] if internal else name
@@ -807,6 +815,15 @@ def routes(catalog, default_middleware, sso_middlewares, internal_services):
     for route in out:
         del route["where"]
     return out
+
+
+def tcp_routes(catalog):
+    """TLS-terminated TCP routes of the enabled services with ``tcp`` (the public port of their entry point),
+    a host and a container, sorted by name: {name, fqdn, port, address}. Traefik terminates TLS with the
+    host's certificate and forwards the plain stream to ``<container>:<port>`` (e.g. MQTT for devices)."""
+    return [{"name": name, "fqdn": entry["fqdn"], "port": entry["tcp"], "address": "%s:%s" % (entry["container"], entry["port"])}
+            for name, entry in _entries(catalog)
+            if entry.get("tcp") and entry.get("fqdn") and entry.get("container") and entry.get("port")]
 
 
 def _check_sso(catalog, routes):

@@ -125,7 +125,7 @@ def scrape_configs(catalog, prober="blackbox_exporter", routed=True, https_modul
     address = "%s:%s" % (probe["container"], probe["port"])
 
     https = [{"targets": [entry["fqdn"]], "labels": _labels(name, entry)}
-             for name, entry in sorted(catalog.items()) if routed and entry.get("fqdn")]
+             for name, entry in sorted(catalog.items()) if routed and entry.get("fqdn") and not entry.get("tcp")]
     if https:
         jobs.append(_probe_job(JOB_HTTPS, https_module, https, address, replacement="https://$1"))
     health = [{"targets": [_health_target(name, entry)], "labels": _labels(name, entry)}
@@ -135,7 +135,8 @@ def scrape_configs(catalog, prober="blackbox_exporter", routed=True, https_modul
     # internal services (no route, no health endpoint) that no job scrapes on their own socket already
     tcp = [{"targets": ["%s:%s" % (entry["container"], entry["port"])], "labels": _labels(name, entry)}
            for name, entry in sorted(catalog.items())
-           if entry.get("container") and entry.get("port") and not entry.get("host") and entry.get("health") is None
+           if entry.get("container") and entry.get("port") and (not entry.get("host") or entry.get("tcp"))
+           and entry.get("health") is None
            and "%s:%s" % (entry["container"], entry["port"]) not in scraped]
     if tcp:
         jobs.append(_probe_job(JOB_TCP, tcp_module, tcp, address))

@@ -65,7 +65,7 @@ STATIC_CONTEXT = {
     "kompose_domain": "kompose.test", "proxy_acme_email": "admin@kompose.test",
     "proxy_acme_ca_server": "https://acme-v02.api.letsencrypt.org/directory", "proxy_acme_ca_certificates": [],
     "proxy_acme_challenge": "http", "proxy_acme_dns_provider": "", "proxy_acme_dns_resolvers": [],
-    "kompose_network": "kompose", "kompose_networks": {"edge_address": {"kompose-traefik": "172.16.45.66"}},
+    "kompose_network": "kompose", "kompose_networks": {"edge_address": {"kompose-traefik": "172.16.45.66"}}, "__proxy_tcp_routes": [],
 }
 
 

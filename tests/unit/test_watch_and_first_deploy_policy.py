@@ -190,7 +190,7 @@ def test_umami_command_claims_between_the_migrations_and_the_server(tmp_path):
 def test_umami_server_never_starts_when_the_claim_cannot_run(tmp_path, failing):
     code, calls = _run_logged(["sh", "-c", _umami_command()], tmp_path, fail=[failing])
     assert code != 0
-    assert "pnpm start-docker" not in [call for call, _ in calls]
+    assert "pnpm start-docker" not in [call for call, dummy in calls]
 
 
 def test_umami_compose_mounts_the_script_and_the_hash():
@@ -280,15 +280,15 @@ OWNER = "kompose-owner.cjs /run/secrets/letterspace-owner.json"
 def test_letterspace_entrypoint_claims_between_the_migrations_and_the_server(tmp_path, args, runtime, server):
     code, calls = _run_logged(["sh", str(NEWS_ENTRYPOINT)] + args, tmp_path)
     assert code == 0
-    assert [call for call, _ in calls] == ["pnpm exec prisma migrate deploy", "pnpm exec prisma generate",
-                                           "%s %s" % (runtime, OWNER), server]
+    expected = ["pnpm exec prisma migrate deploy", "pnpm exec prisma generate", "%s %s" % (runtime, OWNER), server]
+    assert [call for call, dummy in calls] == expected
 
 
 @pytest.mark.parametrize("failing", ["pnpm exec prisma migrate deploy", "node " + OWNER])
 def test_letterspace_server_never_starts_when_the_claim_cannot_run(tmp_path, failing):
     code, calls = _run_logged(["sh", str(NEWS_ENTRYPOINT)], tmp_path, fail=[failing])
     assert code != 0
-    assert "node dist/index.js" not in [call for call, _ in calls]
+    assert "node dist/index.js" not in [call for call, dummy in calls]
 
 
 def test_letterspace_compose_replaces_the_entrypoint_only_with_the_claim():

@@ -9,11 +9,14 @@ which it may publish and the subscriber may read), each publish once the broker 
 one before: the broker has handled every TOPIC when the sentinel reaches it, and mosquitto queues a
 subscriber's messages in the order it handled them, so a TOPIC not received before the sentinel
 was not delivered. Exits 1 (after printing the report) when the sentinel does not arrive in time.
-Passwords come from the environment: PUBLISHER_PASSWORD, SUBSCRIBER_PASSWORD.
+Passwords come from the environment: PUBLISHER_PASSWORD, SUBSCRIBER_PASSWORD. With MQTT_TLS_NAME and
+MQTT_TLS_CA, every client speaks TLS to HOST:PORT as MQTT_TLS_NAME (its SNI and the name its
+certificate must hold), trusting only the CA file (devices through the proxy's TLS entry point).
 """
 
 import json
 import os
+import socket
 import sys
 import threading
 import uuid
@@ -25,6 +28,8 @@ TIMEOUT = 10  # seconds for each acknowledgement and for the sentinel
 
 def connect(host, port, user=None, password=None):
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    if os.environ.get("MQTT_TLS_NAME"):
+        client.tls_set(ca_certs=os.environ["MQTT_TLS_CA"])
     if user:
         client.username_pw_set(user, password)
     result = {}
@@ -45,6 +50,12 @@ def connect(host, port, user=None, password=None):
 
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
+    name = os.environ.get("MQTT_TLS_NAME")
+    if name:
+        # the clients connect to the name (SNI, certificate check), which resolves to HOST
+        resolve, address = socket.getaddrinfo, host
+        socket.getaddrinfo = lambda node, *args, **kwargs: resolve(address if node == name else node, *args, **kwargs)
+        host = name
     publisher, subscriber, subscribe_to, sentinel_topic = sys.argv[3:7]
     topics = sys.argv[7:]
     sentinel = uuid.uuid4().hex.encode()

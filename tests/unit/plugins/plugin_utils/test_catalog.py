@@ -729,3 +729,20 @@ def test_sign_in_services_are_never_behind_sso():
                               "through SSO (a redirect loop): choose a middleware without SSO.")
     with pytest.raises(c.CatalogError, match=r"^proxy_default_middleware \(for oauth2_proxy\): 'sso-secure' would send"):
         _routes({"oauth2_proxy": catalog["oauth2_proxy"]}, default="sso-secure")
+
+
+def test_a_tcp_service_gets_a_tls_route_of_its_own_and_no_http_route():
+    out = resolve(overrides={"mqtt": {"host": "mqtt", "tcp": 8883, "port": 1883}})
+    assert c.tcp_routes(out) == [{"name": "mqtt", "fqdn": "mqtt.pivoine.art", "port": 8883, "address": "core-mqtt:1883"}]
+    assert [route["name"] for route in c.routes(out, "sso-secure", ["sso-secure"], {})] == []
+    assert c.tcp_routes(resolve()) == []
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"host": "mqtt", "tcp": 443}, "kompose_services.mqtt.tcp: 443 is not a TCP port for its TLS entry point"),
+    ({"host": "mqtt", "tcp": True}, "kompose_services.mqtt.tcp: True is not a TCP port"),
+    ({"host": "mqtt", "tcp": 8883, "middleware": "public"}, "a TCP route has no paths, middleware or OIDC client"),
+    ({"tcp": 8883}, "kompose_services.mqtt.host: None, but the service needs a host name (kompose_services.mqtt.tcp"),
+])
+def test_a_tcp_route_is_validated(override, message):
+    assert message in error(overrides={"mqtt": override}, middlewares=["public", "sso-secure"])

@@ -310,3 +310,15 @@ def test_bad_dashboard_specs_name_the_dashboard_and_key(specs, message):
     with pytest.raises(m.MonitoringError) as exc:
         m.grafana_dashboards(resolve(KNOWN), specs)
     assert message in str(exc.value)
+
+
+def test_a_tcp_routed_service_is_probed_over_tcp_not_https():
+    from ansible_collections.pivoine.kompose.plugins.plugin_utils._monitoring import scrape_configs
+    catalog = {
+        "mqtt": {"stack": "core", "container": "core-mqtt", "port": 1883, "host": "mqtt", "fqdn": "mqtt.example.org", "tcp": 8883},
+        "blackbox_exporter": {"stack": "watch", "container": "watch_blackbox_exporter", "port": 9115, "metrics": {}},
+    }
+    jobs = {job["job_name"]: job for job in scrape_configs(catalog)}
+    targets = {job: [t for sc in jobs[job]["static_configs"] for t in sc["targets"]] for job in jobs if job != "blackbox_exporter"}
+    assert all("mqtt.example.org" not in found for found in targets.values())
+    assert ["core-mqtt:1883"] in targets.values()

@@ -132,7 +132,14 @@ for script in "$(dirname "$0")"/*/smoke; do
   names+=("$(basename "$(dirname "$script")") ($script)"); runs+=("$script")
 done
 jobs_max="${KOMPOSE_LAB_JOBS:-3}"
-for i in "${!runs[@]}"; do
+# the longest ones (a JVM's and a Next.js server's first starts, about a minute each) start first, so
+# that the short ones fill the other slots beside them instead of waiting at the end; the output
+# keeps the order above
+slow="keycloak umami"
+order=()
+for i in "${!runs[@]}"; do case " $slow " in *" ${names[$i]%% *} "*) order+=("$i") ;; esac; done
+for i in "${!runs[@]}"; do case " $slow " in *" ${names[$i]%% *} "*) ;; *) order+=("$i") ;; esac; done
+for i in "${order[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
   { SECONDS=0; "${runs[$i]}"; echo "$? $SECONDS" >"$T/rc.$i"; } >"$T/out.$i" 2>&1 &
 done

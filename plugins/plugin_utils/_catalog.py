@@ -51,7 +51,7 @@ PREFIX_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 POSTGRES_KEYS = ("database", "owner", "extensions", "roles", "reads")
 REDIS_KEYS = ("user", "keys", "channels", "commands")
 MQTT_KEYS = ("user", "publish", "subscribe")
-METRICS_KEYS = ("target", "path", "scheme")
+METRICS_KEYS = ("target", "port", "path", "scheme")
 HEALTH_KEYS = ("path", "port")
 OIDC_KEYS = ("client_id", "secret", "redirect_paths")
 SECRET_KEYS = ("kind", "length", "rotates")
@@ -253,6 +253,9 @@ def _check_metrics(where, spec):
     target = spec.get("target")
     if target is not None and not (_matches(TARGET_RE, target) and 0 < int(target.rsplit(":", 1)[1]) < 65536):
         raise CatalogError("%s.target: %r is not host:port" % (where, target))
+    port = spec.get("port")
+    if "port" in spec and (target is not None or isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+        raise CatalogError("%s.port: %r is not a port number (1-65535), or is set beside a target" % (where, port))
     if "path" in spec and not _matches(PATH_RE, spec["path"]):
         raise CatalogError("%s.path: %r is not an absolute URL path" % (where, spec["path"]))
     if "scheme" in spec and spec["scheme"] not in ("http", "https"):

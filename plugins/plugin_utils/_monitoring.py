@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 
-METRICS_KEYS = frozenset(("target", "path", "scheme"))
+METRICS_KEYS = frozenset(("target", "port", "path", "scheme"))
 TARGET_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?:[0-9]{1,5}$")
 PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
@@ -42,15 +42,16 @@ def _metrics_target(name, entry):
     spec = entry["metrics"]
     where = "kompose_services.%s.metrics" % name
     if not isinstance(spec, dict):
-        raise MonitoringError("%s: expected a mapping with target/path/scheme, got %r" % (where, spec))
+        raise MonitoringError("%s: expected a mapping with target/port/path/scheme, got %r" % (where, spec))
     unknown = set(spec) - METRICS_KEYS
     if unknown:
         raise MonitoringError("%s: unknown key(s) %s (known: %s)" % (where, ", ".join(sorted(unknown)), ", ".join(sorted(METRICS_KEYS))))
     target = spec.get("target")
     if target is None:
-        if not entry.get("container") or not entry.get("port"):
+        port = spec.get("port", entry.get("port"))
+        if not entry.get("container") or not port:
             raise MonitoringError("%s.target: service %r has no container and port to default to; set a target (host:port)" % (where, name))
-        target = "%s:%s" % (entry["container"], entry["port"])
+        target = "%s:%s" % (entry["container"], port)
     if not isinstance(target, str) or not TARGET_RE.fullmatch(target) or not 0 < int(target.rsplit(":", 1)[1]) < 65536:
         raise MonitoringError("%s.target: %r is not host:port" % (where, target))
     path = spec.get("path", "/metrics")

@@ -149,6 +149,8 @@ def test_disabled_prober_means_no_probes():
     ({"grocy": {"stack": "link", "container": "grocy", "image": "grocy:4", "port": 80, "metrics": {}}},
      lambda out: targets(out["grocy"]) == ["grocy:80"]),
     ({"gotify": {"metrics": {}}}, lambda out: targets(out["gotify"]) == ["messaging_gotify:80"]),
+    # a metrics listener of its own (Mailpit's, apart from the UI it guards with a password)
+    ({"gotify": {"metrics": {"port": 9091}}}, lambda out: targets(out["gotify"]) == ["messaging_gotify:9091"]),
 ])
 def test_overrides(overrides, expected):
     assert expected(jobs(resolve(KNOWN, overrides=overrides)))

@@ -14,8 +14,7 @@ description:
   - Runs tasks exactly like C(ansible.builtin.linear) (in lockstep per host batch).
   - When the Python package C(mitogen) (Mitogen for Ansible) is importable by the controller, its
     strategy mix-in runs every module in a long-lived interpreter per host instead of a new process
-    per task; a run of the site with nothing to do takes about half the time. Without it, this is
-    C(ansible.builtin.linear) itself.
+    per task. Without it, this is C(ansible.builtin.linear) with the preload below.
   - Before the first task, it imports the collection's own action, filter, lookup and test plugins
     (and the C(ansible.builtin) action plugins every run uses) into the controller. Each task runs
     in a worker forked from the controller, and a worker that imports them itself pays for it on
@@ -89,7 +88,7 @@ if HAS_MITOGEN:
             super().__init__(*args, **kwargs)
 else:
     class StrategyModule(LinearStrategy):
-        """Linear: Mitogen for Ansible is not installed."""
+        """Linear with the preload: Mitogen for Ansible is not installed."""
 
         def __init__(self, *args, **kwargs):
             display.vv("pivoine.kompose.linear: Mitogen for Ansible is not installed, running ansible.builtin.linear")

@@ -279,7 +279,18 @@ for s in "${suites[@]}"; do
 done
 for s in "${suites[@]}"; do pool_run build_base "$s"; done
 pool_wait "a base image"
+# The longest builds (measured on a cold 2-core machine: Vaultwarden's cargo build about 280 s, the
+# OTel Collector's, Umami's and Gotify's 150-180 s, OAuth2 Proxy's and cAdvisor's about 100 s) start
+# first, so the short ones fill the other slot beside them instead of one of them ending alone.
+SLOW="vaultwarden otel-collector umami gotify oauth2-proxy cadvisor mailpit"
+ordered=()
+for n in $SLOW; do
+  for v in "${variants[@]}"; do [ "${v%% *}" = "$n" ] && ordered+=("$v"); done
+done
 for v in "${variants[@]}"; do
+  case " $SLOW " in *" ${v%% *} "*) ;; *) ordered+=("$v") ;; esac
+done
+for v in "${ordered[@]}"; do
   read -r -a parts <<<"$v"
   pool_run build_image "${parts[@]}"
 done

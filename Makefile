@@ -59,16 +59,14 @@ deploy: setup
 	ansible-playbook site.yml
 
 ## test: the whole suite. The static checks (lint, sanity, units: CPU, no container) run beside the
-## lab scenario `molecule default`, which mostly waits for containers (about half the CPU is idle
-## there, measured with vmstat), not beside the first phases (smoke, integration, the render
-## scenario), which keep both cores busy. Their output goes to tests/output/static.log; at the end it
-## is printed whole if they failed, else their phase lines.
+## lab phases (smoke, integration, molecule: mostly waiting for containers to start). The static
+## checks' output goes to tests/output/static.log; at the end it is printed whole if they failed,
+## else their phase lines.
 STATIC_LOG := tests/output/static.log
 test: setup
 	@mkdir -p $(dir $(STATIC_LOG)); \
-	rc=0; $(MAKE) --no-print-directory smoke integration molecule MOLECULE_SCENARIOS=render || rc=$$?; \
 	$(MAKE) --no-print-directory static >$(STATIC_LOG) 2>&1 & static=$$!; \
-	[ $$rc -ne 0 ] || $(MAKE) --no-print-directory molecule MOLECULE_SCENARIOS="default postgres_upgrade" || rc=$$?; \
+	rc=0; $(MAKE) --no-print-directory smoke integration molecule || rc=$$?; \
 	src=0; wait $$static || src=$$?; \
 	if [ $$src -ne 0 ]; then echo "== the static checks failed: their output ($(STATIC_LOG))"; cat $(STATIC_LOG); \
 	else grep '^phase ' $(STATIC_LOG); fi; \

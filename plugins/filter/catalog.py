@@ -26,6 +26,8 @@ class FilterModule:
             "catalog_rotations": _wrap("catalog_rotations", _catalog.rotations),
             "catalog_gotify_applications": _wrap("catalog_gotify_applications", _catalog.gotify_applications),
             "catalog_consumers": _wrap("catalog_consumers", _catalog.consumers),
+            "catalog_depends_on": _wrap("catalog_depends_on", _catalog.compose_dependencies),
+            "catalog_start_waves": _wrap("catalog_start_waves", _catalog.start_waves),
             "catalog_volumes": _wrap("catalog_volumes", _catalog.volumes),
             "catalog_database": _wrap("catalog_database", _catalog.database),
             "postgres_url": _wrap("postgres_url", _catalog.postgres_url),

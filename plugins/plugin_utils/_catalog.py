@@ -43,7 +43,7 @@ PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths", "health",
-    "gotify", "volumes", "needs", "calls", "egress", "hardening", "tcp",
+    "gotify", "volumes", "needs", "calls", "egress", "hardening", "tcp", "depends_on",
 ))
 VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 PATH_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -363,6 +363,8 @@ def _validate_entry(name, entry, known_stacks, middlewares):
         _check_list(where + ".needs", entry["needs"], SERVICE_RE.fullmatch, "a service name")
     if entry.get("calls") is not None:
         _check_list(where + ".calls", entry["calls"], SERVICE_RE.fullmatch, "a service name")
+    if entry.get("depends_on") is not None:
+        _check_list(where + ".depends_on", entry["depends_on"], SERVICE_RE.fullmatch, "a service name")
     if entry.get("egress") is not None and not isinstance(entry["egress"], bool):
         raise CatalogError("%s.egress: %r is not a boolean" % (where, entry["egress"]))
     tcp = entry.get("tcp")
@@ -502,9 +504,56 @@ def check_given_secrets(secrets):
                                "where Compose reads it literally); the value is not shown" % (name,))
 
 
+def _check_depends_on(resolved, entries):
+    """``depends_on``: services of the same stack, with a container, that Compose starts first and waits for
+    until they are healthy (a dependency that is not enabled is left out); no service waits for itself,
+    directly or through others. Keeps only the enabled ones in each entry."""
+    for name, entry in sorted(resolved.items()):
+        where = "kompose_services.%s.depends_on" % name
+        for dependency in entry.get("depends_on") or []:
+            other = entries.get(dependency)
+            if other is None:
+                raise CatalogError("%s: %r is not a service of the catalog (%s)" % (where, dependency, ", ".join(sorted(entries))))
+            if other.get("stack") != entry["stack"]:
+                raise CatalogError("%s: %r is in the %s stack, but Compose waits only for a service of the same stack (%s)"
+                                   % (where, dependency, other.get("stack"), entry["stack"]))
+            if not other.get("container") or not entry.get("container"):
+                raise CatalogError("%s: %r, but only a container waits for a container (%s has none)"
+                                   % (where, dependency, name if not entry.get("container") else dependency))
+        if entry.get("depends_on") is not None:
+            entry["depends_on"] = [dependency for dependency in entry["depends_on"] if dependency in resolved]
+    cycle = _wait_cycle(resolved)
+    if cycle:
+        raise CatalogError("kompose_services.%s.depends_on: the services wait for each other (%s)"
+                           % (cycle[0], " -> ".join(cycle)))
+
+
+def _wait_cycle(resolved):
+    """A chain of ``depends_on`` that comes back to its start ([a, b, a]), or None."""
+    state = {}  # name -> "open" while its dependencies are visited, then "done"
+
+    def visit(chain):
+        state[chain[-1]] = "open"
+        for dependency in resolved[chain[-1]].get("depends_on") or []:
+            if state.get(dependency) == "open":
+                return chain[chain.index(dependency):] + [dependency]
+            found = None if dependency in state else visit(chain + [dependency])
+            if found:
+                return found
+        state[chain[-1]] = "done"
+        return None
+
+    for name in sorted(resolved):
+        found = None if name in state else visit([name])
+        if found:
+            return found
+    return None
+
+
 def _check_enabled(resolved, entries):
     """What the enabled services share: the core servers they need, unique names and secret names."""
     _check_needs(resolved, entries)
+    _check_depends_on(resolved, entries)
     for name, entry in sorted(resolved.items()):
         for key, server in SERVERS:
             if entry.get(key) is not None and key not in resolved:
@@ -935,6 +984,46 @@ def consumers(catalog, server, of=None, running=None):
             continue
         by_stack.setdefault(entry["stack"], []).append(name)
     return by_stack
+
+
+def compose_dependencies(catalog):
+    """Service -> its compose ``depends_on`` (each dependency with ``condition: service_healthy``), for
+    every service of a resolved catalog that waits for others of its stack (its entry's ``depends_on``)."""
+    return {name: {"depends_on": {dependency: {"condition": "service_healthy"} for dependency in entry["depends_on"]}}
+            for name, entry in _entries(catalog) if entry.get("depends_on")}
+
+
+def start_waves(services, catalog):
+    """The order to start ``services`` (stack -> service names) in: a list of {stack, services}, first
+    every service that waits for none of the others, then those that wait for the first, and so on.
+
+    ``compose up`` of a service waits until the services it depends on are healthy: started in one call,
+    a stack's app and the sidecar that waits for it hold up every stack after them. Started in waves,
+    every app starts before any call waits, and they become healthy side by side."""
+    if not isinstance(services, Mapping) or not all(
+            isinstance(stack, str) and isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)
+            for stack, names in services.items()):
+        raise CatalogError("expected stack -> list of service names, got %r" % (services,))
+    if not isinstance(catalog, Mapping):
+        raise CatalogError("expected the resolved catalog (a mapping of service name to entry), got %s" % type(catalog).__name__)
+    wave_of = {}
+
+    def wave(name, seen=()):
+        if name not in wave_of:
+            if name in seen:
+                raise CatalogError("kompose_services.%s.depends_on: the services wait for each other" % name)
+            waits = [d for d in (catalog.get(name) or {}).get("depends_on") or [] if d in listed]
+            wave_of[name] = 1 + max((wave(d, seen + (name,)) for d in waits), default=-1)
+        return wave_of[name]
+
+    listed = {name for names in services.values() for name in names}
+    out = []
+    for number in range(1 + max((wave(name) for name in listed), default=-1)):
+        for stack, names in services.items():
+            now = [name for name in names if wave(name) == number]
+            if now:
+                out.append({"stack": stack, "services": now})
+    return out
 
 
 def volumes(catalog):

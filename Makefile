@@ -58,19 +58,22 @@ deploy: setup
 	ansible-playbook lab/acme.yml
 	ansible-playbook site.yml
 
-## test: the whole suite, in two lanes that share the two cores. The lab lane (smoke, molecule
-## default, molecule postgres_upgrade) starts and drills the lab's containers: much of it waits for
-## them. The other lane holds what needs no lab container: the static checks (lint, sanity, units),
-## the modules' integration tests (their own servers, names and ports) and molecule render (a
-## render-only site under /tmp). It runs at the lowest CPU priority (nice 19): the lab lane is the
-## longer one, so the other takes the CPU the lab lane leaves while it waits for containers. Its
-## output goes to tests/output/lane.log; at the end it is printed whole if that lane failed, else
-## its phase lines.
+## test: the whole suite, in two lanes that share the two cores. The lab lane (molecule default,
+## then molecule postgres_upgrade) starts and drills the lab's containers: much of it waits for
+## them. The other lane holds what needs no lab container: the images' smoke tests (throwaway
+## containers and a network of their own, no published port), then the static checks (lint,
+## sanity, units), the modules' integration tests (their own servers, names and ports) and molecule
+## render (a render-only site under /tmp). The smoke tests mostly wait for servers to start and run
+## at normal priority; the rest runs at the lowest CPU priority (nice 19): the lab lane is the longer
+## one, so the other takes the CPU the lab lane leaves while it waits for containers. Its output
+## goes to tests/output/lane.log; at the end it is printed whole if that lane failed, else its phase
+## lines.
 LANE_LOG := tests/output/lane.log
 test: setup
 	@mkdir -p $(dir $(LANE_LOG)); \
-	nice -n 19 $(MAKE) --no-print-directory static integration molecule-render >$(LANE_LOG) 2>&1 & lane=$$!; \
-	rc=0; $(MAKE) --no-print-directory smoke molecule-default molecule-postgres_upgrade || rc=$$?; \
+	{ $(MAKE) --no-print-directory smoke \
+	  && nice -n 19 $(MAKE) --no-print-directory static integration molecule-render; } >$(LANE_LOG) 2>&1 & lane=$$!; \
+	rc=0; $(MAKE) --no-print-directory molecule-default molecule-postgres_upgrade || rc=$$?; \
 	lrc=0; wait $$lane || lrc=$$?; \
 	if [ $$lrc -ne 0 ]; then echo "== the lane without lab containers failed: its output ($(LANE_LOG))"; cat $(LANE_LOG); \
 	else grep '^phase ' $(LANE_LOG); fi; \

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from ansible_collections.pivoine.kompose.plugins.plugin_utils import _hardening
+from ansible_collections.pivoine.kompose.plugins.plugin_utils import _custom, _hardening
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._secrets import KINDS as SECRET_KINDS
 from ansible_collections.pivoine.kompose.plugins.plugin_utils._secrets import NAME_RE as SECRET_NAME_RE
 
@@ -44,6 +44,8 @@ ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths", "health",
     "gotify", "volumes", "needs", "calls", "egress", "hardening", "tcp", "depends_on",
+    # a custom stack's service (_custom.py): how to run its container
+    "run",
 ))
 VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 PATH_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -87,23 +89,8 @@ class CatalogError(ValueError):
     pass
 
 
-def _plain(value):
-    """A plain copy of mappings and lists (Ansible passes lazy containers that are slow to deep-copy)."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
-
-
-def _merge(base, override):
-    out = _plain(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = _plain(value)
-    return out
+# plain copies of Ansible's lazy containers, and mappings merged key by key
+_plain, _merge = _custom.plain, _custom.merge
 
 
 def _merge_entry(name, base, override):
@@ -605,9 +592,40 @@ def resolve(catalog, stacks, domain, images=None, overrides=None, registry=None,
     """Return {service: entry} for the enabled stacks, with overrides merged and references checked.
 
     ``registry`` is the ordered list of stacks, ``{name, requires}``: its names are the known stacks, and an
-    enabled stack's required stacks must be enabled too. ``secrets``, the inventory's ``kompose_secrets``,
-    is checked by check_given_secrets.
+    enabled stack's required stacks must be enabled too; its custom stacks (``custom: true``, from
+    ``kompose_custom_stacks``: _custom.py) are enabled by being declared. ``overrides`` is
+    ``kompose_services``, or a list of them (its layers: the group's, then a host's ``kompose_services__*``),
+    merged in that order. ``secrets``, the inventory's ``kompose_secrets``, is checked by check_given_secrets.
+    An error about a custom service names its declaration (``kompose_custom_stacks.<stack>.services.<name>``).
     """
+    where = _custom.origins(registry if isinstance(registry, (list, tuple)) else None)
+    # an override of a custom service names kompose_services: checked before errors are relocated
+    layers = _override_layers(overrides, where)
+    try:
+        return _resolve(catalog, stacks, domain, images, layers, registry, middlewares, secrets, where)
+    except (CatalogError, _custom.CustomError) as exc:
+        raise CatalogError(_custom.relocate(str(exc), where)) from None
+
+
+def _override_layers(overrides, custom):
+    """``kompose_services`` (or its layers) as a list of mappings; a custom service is changed where it is declared."""
+    layers = [overrides] if overrides is None or isinstance(overrides, Mapping) else overrides
+    if not isinstance(layers, (list, tuple)):
+        raise CatalogError("kompose_services: expected a mapping of service name to overrides, got %r" % (overrides,))
+    out = []
+    for layer in layers:
+        layer = layer or {}
+        if not isinstance(layer, Mapping):
+            raise CatalogError("kompose_services: expected a mapping of service name to overrides, got %r" % (layer,))
+        for name in layer:
+            if name in custom:
+                raise CatalogError("kompose_services.%s: %r is a service of a custom stack: change it where it is declared, "
+                                   "%s (or a kompose_custom_stacks__* variable)" % (name, name, custom[name]))
+        out.append(layer)
+    return out
+
+
+def _resolve(catalog, stacks, domain, images, layers, registry, middlewares, secrets, custom):
     validate_domain(domain)
     check_given_secrets(secrets)
     if not isinstance(catalog, Mapping):
@@ -616,16 +634,22 @@ def resolve(catalog, stacks, domain, images=None, overrides=None, registry=None,
     known_stacks = list(known)
     if not isinstance(stacks, list) or not stacks:
         raise CatalogError("kompose_stacks: %r must be a non-empty list of stacks (%s)" % (stacks, ", ".join(known_stacks)))
+    custom_stacks = [item["name"] for item in registry or [] if isinstance(item, Mapping) and item.get("custom")]
     for stack in stacks:
         if not isinstance(stack, str) or stack not in known:
             raise CatalogError("kompose_stacks: %r is not a known stack (%s)" % (stack, ", ".join(known_stacks)))
+        if stack in custom_stacks:
+            raise CatalogError("kompose_stacks: %r is a custom stack: it runs because kompose_custom_stacks declares it "
+                               "(set its enabled: false to leave it out)" % (stack,))
+    stacks = list(stacks) + custom_stacks
     for stack in stacks:
         for required in known[stack]:
+            if required not in stacks and stack in custom_stacks:
+                raise CatalogError("kompose_custom_stacks.%s: needs the %s stack%s, which is not in kompose_stacks (%s)"
+                                   % (stack, required, " (its services keep data in its servers)" if required == "core" else "",
+                                      ", ".join(s for s in stacks if s not in custom_stacks)))
             if required not in stacks:
                 raise CatalogError("kompose_stacks: stack %r needs %r, which is not enabled" % (stack, required))
-    overrides = overrides or {}
-    if not isinstance(overrides, Mapping):
-        raise CatalogError("kompose_services: expected a mapping of service name to overrides, got %r" % (overrides,))
     images = images or {}
     if not isinstance(images, Mapping):
         raise CatalogError("kompose_images: expected a mapping of service name to image, got %r" % (images,))
@@ -634,15 +658,25 @@ def resolve(catalog, stacks, domain, images=None, overrides=None, registry=None,
 
     entries = {}
     resolved = {}
-    for name in list(catalog) + [n for n in overrides if n not in catalog]:
+    names = list(catalog)
+    for layer in layers:
+        names += [n for n in layer if n not in names]
+    for name in names:
         base = catalog.get(name, {})
         if not isinstance(base, Mapping):
             raise CatalogError("service catalog: entry %r: expected a mapping, got %r" % (name, base))
-        override = overrides.get(name)
-        if override is not None and not isinstance(override, Mapping):
-            raise CatalogError("kompose_services.%s: expected a mapping, got %r" % (name, override))
-        entry = _merge_entry(name, base, override or {})
+        entry = _plain(base)
+        for layer in layers:
+            override = layer.get(name)
+            if override is not None and not isinstance(override, Mapping):
+                raise CatalogError("kompose_services.%s: expected a mapping, got %r" % (name, override))
+            if override is not None:
+                entry = _merge_entry(name, entry, override)
+        if isinstance(entry.get("paths"), list):
+            entry["paths"] = _enabled_paths(name, entry["paths"])
         _validate_entry(name, entry, known_stacks, middlewares)
+        if "run" in entry and name not in custom:
+            raise CatalogError("kompose_services.%s.run: only a service of a custom stack (kompose_custom_stacks) has one" % name)
         entries[name] = entry
         if entry["stack"] not in stacks or not entry.get("enabled", True):
             continue
@@ -658,6 +692,7 @@ def resolve(catalog, stacks, domain, images=None, overrides=None, registry=None,
             entry["image"] = image
         resolved[name] = entry
     _check_enabled(resolved, entries)
+    _custom.check(resolved)
     return resolved
 
 

@@ -136,7 +136,8 @@ def show(teardown):
 
 def summary(teardown, host, check_mode, network, network_found, network_users, backup_dir, secrets_dir, enabled):
     """The lines a teardown ends with: what was removed and what was kept, per stack; the network;
-    what is always kept; stacks still in kompose_stacks (``enabled``) that the next site run starts.
+    what is always kept; stacks still enabled (``enabled``: kompose_stacks and the custom stacks) that the
+    next site run starts.
 
     ``network_found``: whether the network was there (only asked when all_gone); ``network_users``:
     containers outside the site that still use it.
@@ -173,6 +174,6 @@ def summary(teardown, host, check_mode, network, network_found, network_users, b
                      " core stack's volumes)." % ", ".join(teardown["in_core"]))
     still = [name for name in planned if name in enabled]
     if still:
-        lines.append("Still in kompose_stacks: %s; the next site.yml run starts %s again."
+        lines.append("Still enabled (kompose_stacks, kompose_custom_stacks): %s; the next site.yml run starts %s again."
                      % (", ".join(still), "it" if len(still) == 1 else "them"))
     return lines

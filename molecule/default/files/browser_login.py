@@ -69,21 +69,27 @@ class Interrupted(Failure):
     """A navigation cut by a network error that is no verdict on the edge (see TRANSIENT)."""
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def base_parser(description):
+    """The arguments every browser walk takes (app_login.py adds its own)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("domain")
     parser.add_argument("ca_file")
     parser.add_argument("secrets_dir")
     parser.add_argument("screenshot_dir")
     parser.add_argument("--realm", default="kompose")
+    parser.add_argument("--timeout", type=int, default=30, help="seconds to wait for a page (default 30)")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    return parser
+
+
+def parse_args(argv):
+    parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--sso-secure-url", default="",
                         help="an app behind the sso-secure chain that echoes its request headers (lab-user must get 200)")
     parser.add_argument("--expect-header", action="append", default=[], metavar="NAME=VALUE",
                         help="a header the --sso-secure-url page must show (repeatable; default: "
                              "X-Auth-Request-Preferred-Username=lab-user, X-Auth-Request-Email=lab-user@DOMAIN)")
-    parser.add_argument("--timeout", type=int, default=30, help="seconds to wait for a page (default 30)")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
-    parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     return parser.parse_args(argv)
 
 
@@ -241,6 +247,15 @@ class Browser:
         """Fill Keycloak's form (the tab shows it) as user: the hops to the page it leads to."""
         with open(os.path.join(self.args.secrets_dir, "keycloak-" + user), encoding="utf-8") as handle:
             password = handle.read().strip()
+        if self.submit(step, user, password) == "refused":
+            raise Failure("%s: Keycloak refused %s's sign-in: %s" % (step, user, self.text()[:200]))
+        self.settle()
+        return self.checked(step)
+
+    def submit(self, step, user, password, passing=("/oauth2/callback",)):
+        """Fill Keycloak's form (the tab shows it) and send it: "refused" when Keycloak shows an error
+        (still on its form), "left" once the tab is past Keycloak and past the paths ``passing`` (the
+        callback that forwards it on), "error" on a browser error page."""
         auth = self.host("auth")
 
         def outcome(driver):
@@ -251,7 +266,7 @@ class Browser:
                 # still (or again) on Keycloak: an error message means the sign-in was refused
                 errors = driver.find_elements(By.CSS_SELECTOR, "#input-error, .kc-feedback-text, .alert-error")
                 return "refused" if any(e.is_displayed() and e.text.strip() for e in errors) else False
-            return False if url.path.startswith("/oauth2/callback") else "left"
+            return False if url.path.startswith(passing) else "left"
 
         self.hops()
         self.driver.find_element(By.ID, "username").clear()
@@ -259,15 +274,10 @@ class Browser:
         self.driver.find_element(By.ID, "password").send_keys(password)
         self.driver.find_element(By.ID, "kc-login").click()
         try:
-            result = WebDriverWait(self.driver, self.args.timeout,
-                                   ignored_exceptions=(StaleElementReferenceException,)).until(outcome)
+            return WebDriverWait(self.driver, self.args.timeout, ignored_exceptions=(StaleElementReferenceException,)).until(outcome)
         except TimeoutException as exc:
             raise Failure("%s: still at %s %ss after submitting %s's credentials"
                           % (step, self.driver.current_url, self.args.timeout, user)) from exc
-        if result == "refused":
-            raise Failure("%s: Keycloak refused %s's sign-in: %s" % (step, user, self.text()[:200]))
-        self.settle()
-        return self.checked(step)
 
     def record(self, step, detail):
         self.lines.append("PASS %s: %s" % (step, detail))
@@ -426,39 +436,32 @@ def walk(browser, args):
                       prometheus, shot))
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def setup_problem(args, users):
+    """Why this machine cannot run the walk (the browser, its driver, certutil, the users' secrets), or ''."""
     missing = [path for path in (args.chromium, args.chromedriver) if not os.access(path, os.X_OK)]
     if not shutil.which("certutil"):
         missing.append("certutil")
     if missing:
-        print("FAIL setup: needs Debian's chromium, chromium-driver and libnss3-tools (missing: %s)" % ", ".join(missing),
-              file=sys.stderr)
-        return 2
-    for user in USERS:
+        return "needs Debian's chromium, chromium-driver and libnss3-tools (missing: %s)" % ", ".join(missing)
+    for user in users:
         if not os.path.isfile(os.path.join(args.secrets_dir, "keycloak-" + user)):
-            print("FAIL setup: no secret keycloak-%s in %s" % (user, args.secrets_dir), file=sys.stderr)
-            return 2
-    os.makedirs(args.screenshot_dir, exist_ok=True)
-    stale = os.path.join(args.screenshot_dir, "failed.png")
-    if os.path.exists(stale):
-        os.remove(stale)
+            return "no secret keycloak-%s in %s" % (user, args.secrets_dir)
+    return ""
+
+
+def run(args, walk_fn, what):
+    """Walk with a fresh browser; a walk the network interrupted (no verdict on ``what``) starts again, at
+    most ATTEMPTS times. Prints the steps and the verdict; the exit status."""
     started = time.monotonic()
-    try:
-        print("PASS trust: CA %s (SHA-256 %s...) is the only anchor added, in the browser's own NSS database"
-              % (args.ca_file, pem_fingerprint(args.ca_file)[:23]), flush=True)
-    except (Failure, OSError, ValueError) as exc:
-        print("FAIL trust: %s" % exc)
-        return 2
     for attempt in range(1, ATTEMPTS + 1):
         browser = None
         with tempfile.TemporaryDirectory(prefix="kompose-browser-") as home:
             try:
                 browser = Browser(args, home)
-                walk(browser, args)
+                walk_fn(browser, args)
             except Interrupted as exc:
                 # no verdict: start again with a fresh browser (the PASS lines so far are dropped)
-                print("RETRY attempt %d/%d interrupted by the network, not by the edge: %s" % (attempt, ATTEMPTS, exc),
+                print("RETRY attempt %d/%d interrupted by the network, not by %s: %s" % (attempt, ATTEMPTS, what, exc),
                       flush=True)
                 if browser is not None:
                     browser.abandon()
@@ -487,6 +490,25 @@ def main(argv=None):
                  browser.version, attempt, os.path.abspath(args.screenshot_dir)))
         return 0
     raise AssertionError("unreachable")
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    problem = setup_problem(args, USERS)
+    if problem:
+        print("FAIL setup: %s" % problem, file=sys.stderr)
+        return 2
+    os.makedirs(args.screenshot_dir, exist_ok=True)
+    stale = os.path.join(args.screenshot_dir, "failed.png")
+    if os.path.exists(stale):
+        os.remove(stale)
+    try:
+        print("PASS trust: CA %s (SHA-256 %s...) is the only anchor added, in the browser's own NSS database"
+              % (args.ca_file, pem_fingerprint(args.ca_file)[:23]), flush=True)
+    except (Failure, OSError, ValueError) as exc:
+        print("FAIL trust: %s" % exc)
+        return 2
+    return run(args, walk, "the edge")
 
 
 if __name__ == "__main__":

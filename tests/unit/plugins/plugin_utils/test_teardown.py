@@ -123,7 +123,7 @@ def test_summary_of_a_teardown_that_keeps_data():
         "Network kompose: kept (only a purge that leaves no stack on the host removes it).",
         "Kept always: the backup sets in /b (kompose_backup_dir); the controller's secret store ~/s/lab (kompose_secrets_dir).",
         "Kept in the core stack's servers: the databases and Redis users of vault (gone only with the core stack's volumes).",
-        "Still in kompose_stacks: vault; the next site.yml run starts it again.",
+        "Still enabled (kompose_stacks, kompose_custom_stacks): vault; the next site.yml run starts it again.",
     ]
 
 
@@ -132,7 +132,7 @@ def test_summary_of_a_purge_of_everything_in_check_mode():
     assert text[1] == "proxy: would remove containers none; volumes none; directory /opt/kompose/proxy"
     assert "Network kompose: would remove." in text
     assert not any(line.startswith("Kept in the core") for line in text)
-    assert text[-1] == "Still in kompose_stacks: vault, core; the next site.yml run starts them again."
+    assert text[-1] == "Still enabled (kompose_stacks, kompose_custom_stacks): vault, core; the next site.yml run starts them again."
     assert "Network kompose: kept, still used by probe." in lines(teardown(purge=True), users=["probe"])
     assert "Network kompose: none there." in lines(teardown(purge=True), network_found=False)
 

@@ -559,10 +559,14 @@ def _check_enabled(resolved, entries):
                                "which is not enabled: enable the messaging stack, or switch the service off with "
                                "kompose_services.%s.enabled: false" % (name, name))
     claimed = {}
-    for name, entry in sorted(resolved.items()):
+    # built-in services first: a clash names the custom service (its declaration is the one to change)
+    for name, entry in sorted(resolved.items(), key=lambda item: ("run" in item[1], item[0])):
         claims = []
         if entry.get("container") is not None:
             claims.append(("container", entry["container"], "the container"))
+        if entry.get("fqdn") is not None:
+            # one router per host (a service's other paths are its `paths`)
+            claims.append(("host", entry["fqdn"], "the host name"))
         if entry.get("postgres") is not None:
             database, owner = _postgres_names(name, entry["postgres"])
             if database is not None:

@@ -219,10 +219,16 @@ def _service(stack, name, spec, where):
 
 
 def registry(custom, builtin_registry, builtin_catalog):
-    """The stack registry entries of the custom stacks ``custom`` (merged ``kompose_custom_stacks``), in name
-    order: ``{name, requires, custom: true, description, catalog}``; stacks with ``enabled: false`` are left
-    out (a dropped stack: reported, and removed by teardown.yml). Names may not collide with a built-in
-    stack or a built-in service (enabled or not)."""
+    """The whole stack registry: the built-in entries, then those of the custom stacks ``custom`` (merged
+    ``kompose_custom_stacks``, or its layers) in name order: ``{name, requires, custom: true, description,
+    catalog}``; stacks with ``enabled: false`` are left out (a dropped stack: reported, and removed by
+    teardown.yml). Names may not collide with a built-in stack or a built-in service (enabled or not).
+    One call for both, so that an error in the declaration reaches the user as it is."""
+    return list(builtin_registry or []) + custom_entries(custom, builtin_registry, builtin_catalog)
+
+
+def custom_entries(custom, builtin_registry, builtin_catalog):
+    """The registry entries of the custom stacks alone (see registry)."""
     where0 = "kompose_custom_stacks"
     custom = merge_layers(custom, where0) if not isinstance(custom, Mapping) else plain(custom)
     builtin_stacks = [item.get("name") for item in builtin_registry or []]

@@ -52,7 +52,7 @@ SETTINGS = {"realm": "kompose", "smtp_host": "messaging_mailhog", "smtp_port": 1
 
 
 def registry(custom=None):
-    return u.registry(CUSTOM if custom is None else custom, BUILTIN_REGISTRY, BUILTIN)
+    return u.custom_entries(CUSTOM if custom is None else custom, BUILTIN_REGISTRY, BUILTIN)
 
 
 def resolve(custom=None, overrides=None, stacks=("core", "proxy", "auth", "link")):
@@ -83,6 +83,10 @@ def catalog_error(custom=None, overrides=None, stacks=("core", "proxy", "auth", 
     with pytest.raises(c.CatalogError) as exc:
         resolve(custom, overrides, stacks)
     return str(exc.value)
+
+
+def test_the_registry_is_the_builtin_stacks_then_the_custom_ones():
+    assert [item["name"] for item in u.registry(CUSTOM, BUILTIN_REGISTRY, BUILTIN)] == ["core", "proxy", "auth", "link", "reader"]
 
 
 def test_a_custom_stack_becomes_a_registry_entry_with_catalog_entries():
@@ -197,6 +201,7 @@ def test_refused_before_anything_is_written(custom, message):
      "kompose_custom_stacks.reader.services.miniflux.container: 'link_app' is already the container of service linkwarden"),
     (with_service(postgres={"database": "linkwarden"}),
      "kompose_custom_stacks.reader.services.miniflux.postgres.database: 'linkwarden' is already the PostgreSQL database"),
+    (with_service(host="auth"), "kompose_custom_stacks.reader.services.miniflux.host: 'auth.pivoine.art' is already the host name of service keycloak"),
     (with_service(mqtt={"publish": ["a/#/b"]}), "kompose_custom_stacks.reader.services.miniflux.mqtt.publish: 'a/#/b' is not a valid MQTT"),
     (with_service(depends_on=["linkwarden"]), "kompose_custom_stacks.reader.services.miniflux.depends_on"),
 ])

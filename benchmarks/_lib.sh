@@ -13,3 +13,4 @@ run() {  # run <name> <ansible-playbook args...>: prints elapsed seconds, keeps 
 }
 recap() { grep -oP "$2=\K[0-9]+" <(grep -A1 'PLAY RECAP' "$log/$1" | tail -1); }  # recap <name> <counter>
 tasks() { grep -cE '^(TASK|RUNNING HANDLER) \[' "$log/$1"; }                      # tasks <name>
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }  # of stdin

@@ -17,8 +17,6 @@ trap 'rm -rf "$log"' EXIT
 # shellcheck source=benchmarks/_lib.sh
 . benchmarks/_lib.sh
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-
 # alternate the two, so that a slow phase of the machine weighs on both
 for i in $(seq "$n"); do
   for stack in reader track; do

@@ -13,8 +13,6 @@ trap 'rm -rf "$log"' EXIT
 # shellcheck source=benchmarks/_lib.sh
 . benchmarks/_lib.sh
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-
 for kind in site core; do
   args=(-i inventories/local site.yml)
   [ "$kind" = core ] && args+=(--tags core)

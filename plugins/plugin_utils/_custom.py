@@ -316,6 +316,17 @@ def check(resolved):
                                   "declare its healthcheck" % (where, other))
 
 
+def refs_matching(catalog, pattern):
+    """Where the custom services' references whose name matches ``pattern`` (a regular expression) are
+    declared: ``kompose_custom_stacks.<stack>.services.<service>.environment.<NAME>``, sorted."""
+    out = []
+    for name, entry in sorted(catalog.items()):
+        for key, value in ((entry.get("run") or {}).get("environment") or {}).items():
+            if isinstance(value, Mapping) and re.search(pattern, value["ref"]):
+                out.append("kompose_custom_stacks.%s.services.%s.environment.%s" % (entry["stack"], name, key))
+    return out
+
+
 def _value(value):
     if isinstance(value, bool):
         return "true" if value else "false"

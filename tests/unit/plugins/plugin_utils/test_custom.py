@@ -253,7 +253,8 @@ def test_kompose_services_layers_merge_in_order():
 
 
 def test_the_filters_are_registered():
-    assert set(FilterModule().filters()) == {"custom_stacks", "custom_compose", "custom_env_file", "custom_files", "merge_layers"}
+    assert set(FilterModule().filters()) == {"custom_stacks", "custom_compose", "custom_env_file", "custom_files", "custom_refs",
+                                             "merge_layers"}
 
 
 def test_files_are_the_env_files_and_the_ca_bundle():
@@ -266,3 +267,12 @@ def test_files_are_the_env_files_and_the_ca_bundle():
     plain = resolve({"web": {"services": {"site": {"image": "nginx:1", "environment": {"A": "1"}}}}})
     assert u.files(plain, "web", SECRETS, SETTINGS, "") == []
     assert "env_file" not in u.compose(plain, "web", {}, {}, SETTINGS)["services"]["site"]
+
+
+def test_refs_matching_names_where_each_reference_is_declared():
+    custom = {"jobs": {"services": {"worker": {"image": "w:1", "smtp": True, "environment": {
+        "SMTP": {"ref": "smtp.host"}, "PORT": {"ref": "smtp.port"}, "PLAIN": "smtp.host"}}}}}
+    catalog = resolve(custom)
+    assert u.refs_matching(catalog, "^smtp[.]") == ["kompose_custom_stacks.jobs.services.worker.environment.SMTP",
+                                                    "kompose_custom_stacks.jobs.services.worker.environment.PORT"]
+    assert u.refs_matching(catalog, "^redis[.]") == []

@@ -93,6 +93,7 @@ sanity:
 
 units:
 	$(TIMED) units tests/sanity/run.sh units
+	$(TIMED) "events units" python -m pytest -q -p no:cacheprovider events/tests
 
 integration:
 	$(TIMED) integration tests/integration/run.sh

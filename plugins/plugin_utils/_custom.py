@@ -218,7 +218,7 @@ def _service(stack, name, spec, where):
     return entry
 
 
-def registry(custom, builtin_registry, builtin_catalog):
+def registry(custom, builtin_registry, builtin_catalog=None):
     """The whole stack registry: the built-in entries, then those of the custom stacks ``custom`` (merged
     ``kompose_custom_stacks``, or its layers) in name order: ``{name, requires, custom: true, description,
     catalog}``; stacks with ``enabled: false`` are left out (a dropped stack: reported, and removed by
@@ -227,8 +227,12 @@ def registry(custom, builtin_registry, builtin_catalog):
     return list(builtin_registry or []) + custom_entries(custom, builtin_registry, builtin_catalog)
 
 
-def custom_entries(custom, builtin_registry, builtin_catalog):
-    """The registry entries of the custom stacks alone (see registry)."""
+def custom_entries(custom, builtin_registry, builtin_catalog=None):
+    """The registry entries of the custom stacks alone (see registry); ``builtin_catalog`` defaults to the
+    union of the built-in entries' catalogs."""
+    if builtin_catalog is None:
+        builtin_catalog = {name: entry for item in builtin_registry or [] if isinstance(item, Mapping)
+                           for name, entry in (item.get("catalog") or {}).items()}
     where0 = "kompose_custom_stacks"
     custom = merge_layers(custom, where0) if not isinstance(custom, Mapping) else plain(custom)
     builtin_stacks = [item.get("name") for item in builtin_registry or []]

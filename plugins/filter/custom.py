@@ -17,8 +17,6 @@ class FilterModule:
         return {
             "custom_stacks": _wrap("custom_stacks", _custom.registry),
             "custom_compose": _wrap("custom_compose", _custom.compose),
-            "custom_env_file": _wrap("custom_env_file", _custom.env_file),
             "custom_files": _wrap("custom_files", _custom.files),
             "custom_refs": _wrap("custom_refs", _custom.refs_matching),
-            "merge_layers": _wrap("merge_layers", _custom.merge_layers),
         }

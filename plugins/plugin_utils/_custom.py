@@ -170,7 +170,7 @@ def _check_command(where, value):
 
 
 def _service(stack, name, spec, where):
-    """(catalog entry, volume names) of one custom service; the compose-only keys go into ``run``."""
+    """The catalog entry of one custom service; the compose-only keys go into its ``run``."""
     if not isinstance(spec, Mapping):
         raise CustomError("%s: expected a mapping, got %r" % (where, spec))
     if "stack" in spec:
@@ -337,17 +337,6 @@ def _value(value):
     return str(value)
 
 
-def references(catalog, service, secrets, settings):
-    """Every reference of ``service``'s environment -> its value. ``secrets`` the site's secret store,
-    ``settings``: realm, smtp_host, smtp_port."""
-    entry = catalog[service]
-    out = {}
-    for key, value in (entry.get("run") or {}).get("environment", {}).items():
-        if isinstance(value, Mapping):
-            out[key] = _resolve(catalog, service, entry, value["ref"], secrets, settings)
-    return out
-
-
 def _secret(secrets, name, service):
     if not isinstance(secrets, Mapping) or name not in secrets:
         raise CustomError("secret %r of service %r is missing from the store" % (name, service))
@@ -417,13 +406,15 @@ def is_secret(ref):
 def env_file(catalog, service, secrets, settings):
     """The 0600 env file of ``service``: its secret references, one ``NAME='value'`` a line (compose reads a
     single-quoted value literally: no ``$`` expansion); empty when it has none."""
+    entry = catalog[service]
     lines = []
-    for key, value in references(catalog, service, secrets, settings).items():
-        if not is_secret(catalog[service]["run"]["environment"][key]["ref"]):
+    for key, ref in entry["run"]["environment"].items():
+        if not (isinstance(ref, Mapping) and is_secret(ref["ref"])):
             continue
+        value = _resolve(catalog, service, entry, ref["ref"], secrets, settings)
         if "'" in value or "\n" in value:
-            raise CustomError("kompose_services.%s.environment.%s: its value holds a quote or a line break, which an env "
-                              "file cannot carry" % (service, key))
+            raise CustomError("kompose_custom_stacks.%s.services.%s.environment.%s: its value holds a quote or a line "
+                              "break, which an env file cannot carry" % (entry["stack"], service, key))
         lines.append("%s='%s'" % (key, value))
     if not lines:
         return ""

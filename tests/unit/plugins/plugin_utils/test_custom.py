@@ -253,8 +253,7 @@ def test_kompose_services_layers_merge_in_order():
 
 
 def test_the_filters_are_registered():
-    assert set(FilterModule().filters()) == {"custom_stacks", "custom_compose", "custom_env_file", "custom_files", "custom_refs",
-                                             "merge_layers"}
+    assert set(FilterModule().filters()) == {"custom_stacks", "custom_compose", "custom_files", "custom_refs"}
 
 
 def test_files_are_the_env_files_and_the_ca_bundle():

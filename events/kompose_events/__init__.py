@@ -1,9 +1,9 @@
-"""kompose-events: the pure core of Kompose's event engine (issue 20).
+"""kompose-events: Kompose's event engine (issue 20).
 
-Envelopes and schemas for the ``kompose/...`` topics, the sources' mappings (Vaultwarden's log,
-Linkwarden's database) with durable cursors, rules as data, at-least-once bookkeeping and the
-engine's metrics. No MQTT, HTTP or database client lives here: the engine that wires them to
-this core is not written yet, and nothing of this package is deployed.
+The pure core: envelopes and schemas for the ``kompose/...`` topics, the sources' mappings
+(Vaultwarden's log, Linkwarden's database) with durable cursors, rules as data, at-least-once
+bookkeeping and the engine's metrics - no network, the standard library only. The runtime that
+wires it to MQTT, HTTP, SMTP and Redis is the subpackage ``service`` (``kompose-events run``).
 """
 
 __version__ = "0.1.0"

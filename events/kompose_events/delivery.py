@@ -1,6 +1,6 @@
 """At-least-once bookkeeping: dedup, retries with backoff, per-rule queues, cursor stores.
 
-How the engine uses it (the engine itself - MQTT, HTTP - is not part of this package):
+How the engine uses it (the engine itself - MQTT, HTTP - is ``service/engine.py``):
 
 1. A message arrives (QoS 1, persistent session). The engine decodes it and ``submit``s it with
    the rules it matches, passing the MQTT message as ``token``: one job per rule. A job whose

@@ -186,7 +186,8 @@ def _thresholds(overrides):
 
 
 def alert_rules(catalog, thresholds=None, prober="blackbox_exporter", postgres_exporter="postgres_exporter",
-                redis_exporter="redis_exporter", node_exporter="node_exporter", broker="mqtt", mqtt_exporter="mqtt_exporter"):
+                redis_exporter="redis_exporter", node_exporter="node_exporter", broker="mqtt", mqtt_exporter="mqtt_exporter",
+                events="events"):
     """Prometheus rule groups (the content of a rule file) for what the catalog enables."""
     t = _thresholds(thresholds)
     down = t["down_for"]
@@ -263,6 +264,26 @@ def alert_rules(catalog, thresholds=None, prober="blackbox_exporter", postgres_e
                   "Host memory is almost exhausted",
                   "Only {{ $value | humanizePercentage }} of the host's memory is available (threshold %s)."
                   % t["memory_available_ratio"], "10m"),
+        ]})
+
+    # the event engine's own metrics (events/kompose_events/service/metrics.py)
+    if events in catalog:
+        groups.append({"name": "kompose-events", "rules": [
+            _rule("EventsBrokerDisconnected", "kompose_events_mqtt_connected == 0", "critical", "events",
+                  "The event engine's MQTT client {{ $labels.client }} is disconnected",
+                  "The event engine's client {{ $labels.client }} has not been connected to the broker for 2 minutes: "
+                  "its events wait in the broker (rules) or in the app (sources).", "2m"),
+            _rule("EventsRuleFailing", "kompose_events_rule_consecutive_failures >= 3", "warning", "events",
+                  "Event rule {{ $labels.rule }} keeps failing",
+                  "The rule {{ $labels.rule }} failed {{ $value }} times in a row; its jobs are retried with backoff "
+                  "and parked (kompose_events_parked) until its target answers.", "5m"),
+            _rule("EventsParked", "kompose_events_parked > 0", "warning", "events",
+                  "Event rule {{ $labels.rule }} has parked jobs",
+                  "{{ $value }} jobs of the rule {{ $labels.rule }} gave up retrying; they are replayed once the rule "
+                  "works again.", "15m"),
+            _rule("EventsSourceLagging", "kompose_events_source_lag_seconds > 300", "warning", "events",
+                  "Event source {{ $labels.source }} lags",
+                  "The event source {{ $labels.source }} is {{ $value | humanizeDuration }} behind its app.", "5m"),
         ]})
 
     groups.append({"name": "kompose-backup", "rules": [

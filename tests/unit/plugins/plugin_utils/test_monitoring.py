@@ -285,8 +285,8 @@ def test_system_dashboard_panels_and_layout():
 
 def test_every_stack_declares_its_dashboards():
     assert sorted(spec["uid"] for spec in DASHBOARDS) == [
-        "kompose-content-pipeline", "kompose-link", "kompose-messaging", "kompose-mqtt", "kompose-news", "kompose-postgres",
-        "kompose-redis", "kompose-system", "kompose-track", "kompose-vault"]
+        "kompose-content-pipeline", "kompose-events", "kompose-link", "kompose-messaging", "kompose-mqtt", "kompose-news",
+        "kompose-postgres", "kompose-redis", "kompose-system", "kompose-track", "kompose-vault"]
 
 
 def _bad(mutate):
@@ -324,3 +324,12 @@ def test_a_tcp_routed_service_is_probed_over_tcp_not_https():
     targets = {job: [t for sc in jobs[job]["static_configs"] for t in sc["targets"]] for job in jobs if job != "blackbox_exporter"}
     assert all("mqtt.example.org" not in found for found in targets.values())
     assert ["core-mqtt:1883"] in targets.values()
+
+
+def test_event_engine_rules_only_with_the_engine():
+    engine = {"events": {"stack": "watch", "container": "events_engine", "image": "kompose-local/events", "port": 9100, "metrics": {}}}
+    with_engine = alerts(resolve(["core", "watch"], engine))
+    assert {"EventsBrokerDisconnected", "EventsRuleFailing", "EventsParked", "EventsSourceLagging"} <= set(with_engine)
+    assert with_engine["EventsRuleFailing"]["expr"] == "kompose_events_rule_consecutive_failures >= 3"
+    assert with_engine["EventsBrokerDisconnected"]["labels"] == {"severity": "critical", "category": "events"}
+    assert not {name for name in alerts(resolve(["core", "watch"])) if name.startswith("Events")}

@@ -1,0 +1,110 @@
+"""The HTTP server: ``GET /metrics``, ``GET /healthz``, ``POST <webhook path>``; 404 otherwise.
+
+``/healthz`` answers 200 ``{"status": "ok"}`` when the automation client is connected and Redis
+answers PING (no Redis configured: only the first), else 503 ``{"status": "unhealthy",
+"reasons": [...]}``. Requests are not logged one by one (Prometheus scrapes every few seconds);
+what a webhook does is logged by its source.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..metrics import CONTENT_TYPE
+
+LOG = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Site:
+    """What the server answers with; the service provides the three parts."""
+
+    def __init__(
+        self,
+        metrics: Callable[[], str],
+        health: Callable[[], list[str]],
+        webhooks: dict[str, Callable[[bytes], tuple[int, dict[str, Any]]]],
+    ) -> None:
+        self.metrics = metrics  # the exposition text
+        self.health = health  # the reasons the engine is unhealthy (empty: healthy)
+        self.webhooks = webhooks  # path -> handler(body) -> (status, JSON answer)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "kompose-events"
+    server: Server
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        path = urlsplit(self.path).path
+        site = self.server.site
+        if path == "/metrics":
+            self._answer(200, site.metrics().encode("utf-8"), CONTENT_TYPE)
+        elif path == "/healthz":
+            reasons = site.health()
+            if reasons:
+                self._json(503, {"status": "unhealthy", "reasons": reasons})
+            else:
+                self._json(200, {"status": "ok"})
+        elif path in site.webhooks:
+            self._json(405, {"error": "use POST"})
+        else:
+            self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = urlsplit(self.path).path
+        hook = self.server.site.webhooks.get(path)
+        if hook is None:
+            self._json(404, {"error": "not found"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self._json(411, {"error": "Content-Length required"})
+            return
+        if length < 0 or length > MAX_BODY_BYTES:
+            self._json(413, {"error": f"the body is limited to {MAX_BODY_BYTES} bytes"})
+            return
+        status, answer = hook(self.rfile.read(length))
+        self._json(status, answer)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+        pass  # see the module's docstring
+
+    def _json(self, status: int, answer: dict[str, Any]) -> None:
+        self._answer(status, json.dumps(answer, sort_keys=True).encode("utf-8") + b"\n", "application/json")
+
+    def _answer(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, site: Site) -> None:
+        self.site = site
+        self.poll_interval = 0.5  # how soon ``stop`` is noticed
+        super().__init__((host, port), Handler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": self.poll_interval}, name="http", daemon=True
+        ).start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

@@ -1,0 +1,208 @@
+"""The whole service wired from a config, with fake MQTT clients and a fake Redis; /metrics,
+/healthz, the health command, a run from start to SIGTERM-like stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Clock
+from payloads import PAYLOADS
+from service_doubles import ENV, FakeMqtt, ListRedis, SmtpResponder, Target, example_config
+
+from kompose_events import envelope
+from kompose_events.service import cli
+from kompose_events.service.app import Service
+from kompose_events.service.config import validate
+
+VAULT_LINE = (
+    "[2026-12-07 10:00:01.000][vaultwarden::api::identity][ERROR] Username or password is incorrect. "
+    "Try again. IP: 172.16.0.5. Username: eve@example.org.\n"
+)
+
+
+class Built:
+    def __init__(
+        self, tmp_path: Path, target: Target, redis: bool = True, smtp_port: int = 1, automation: bool = True
+    ) -> None:
+        raw = example_config()
+        if not automation:
+            raw.update(automation=None, rules=[])
+        raw["services"] = {name: target.url for name in raw["services"]}
+        raw["smtp"].update(host="127.0.0.1", port=smtp_port)
+        raw["sources"][0]["path"] = str(tmp_path / "vaultwarden.log")
+        raw["sources"][0]["threshold"] = 1
+        if not redis:
+            raw["redis"] = None
+        self.clients: dict[str, FakeMqtt] = {}
+        self.store = ListRedis(Clock())
+        self.redis_calls: list[Any] = []
+
+        def make_client(name: str, login: Any, password: str | None, subscriber: bool) -> FakeMqtt:
+            client = FakeMqtt(name)
+            client.password = password
+            self.clients[name] = client
+            return client
+
+        def make_redis(settings: Any, password: str | None) -> tuple[Any, tuple[type[BaseException], ...]]:
+            self.redis_calls.append((settings.host, settings.username, password))
+            return self.store, (ConnectionError,)
+
+        self.service = Service(validate(raw, ENV), ENV, mqtt=make_client, redis=make_redis)
+        self.service.server.poll_interval = 0.01
+        self.url = f"http://127.0.0.1:{self.service.server.port}"
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=2) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    server = Target()
+    yield server
+    server.close()
+
+
+def test_the_service_is_wired_from_the_config(tmp_path: Path, target: Target) -> None:
+    built = Built(tmp_path, target)
+    try:
+        assert sorted(built.clients) == ["alertmanager", "automation", "vaultwarden"]
+        assert built.clients["automation"].filters == ["kompose/#"]
+        assert built.clients["automation"].password == "mqtt-automation-secret"
+        assert built.clients["vaultwarden"].password == "mqtt-vaultwarden-secret"
+        assert built.redis_calls == [("core-redis", "events", "redis-secret")]
+        assert list(built.service.server.site.webhooks) == ["/hooks/alertmanager"]
+    finally:
+        built.service.server.server_close()
+
+
+def test_metrics_and_healthz(tmp_path: Path, target: Target) -> None:
+    built = Built(tmp_path, target)
+    built.service.server.start()
+    try:
+        built.service.engine.start()
+        built.clients["vaultwarden"].connected = False
+        status, text = built.get("/metrics")
+        assert status == 200
+        assert 'kompose_events_mqtt_connected{client="automation"} 1' in text
+        assert 'kompose_events_mqtt_connected{client="vaultwarden"} 0' in text
+        assert 'kompose_events_parked{rule="vault-failure-to-gotify"} 0' in text
+        assert 'kompose_events_rule_queue{rule="bookmark-added-to-umami"} 0' in text
+        assert "# TYPE kompose_events_actions_total counter" in text
+        assert built.get("/healthz") == (200, '{"status": "ok"}\n')
+        built.clients["automation"].connected = False
+        built.store.down = True
+        status, text = built.get("/healthz")
+        assert status == 503
+        assert json.loads(text) == {
+            "status": "unhealthy",
+            "reasons": [
+                "mqtt automation: not connected",
+                "redis: ConnectionError: Error 111 connecting to core-redis:6379. Connection refused.",
+            ],
+        }
+        assert built.get("/nothing")[0] == 404
+    finally:
+        built.service.server.stop()
+
+
+def test_the_health_command(tmp_path: Path, target: Target, capsys: pytest.CaptureFixture[str]) -> None:
+    built = Built(tmp_path, target)
+    built.service.server.start()
+    try:
+        assert cli.main(["health", "--url", built.url + "/healthz"]) == 0
+        assert capsys.readouterr().out == 'healthy: HTTP 200 {"status": "ok"}\n'
+        built.clients["automation"].connected = False
+        assert cli.main(["health", "--url", built.url + "/healthz"]) == 1
+        assert "unhealthy: HTTP 503" in capsys.readouterr().out
+    finally:
+        built.service.server.stop()
+    assert cli.main(["health", "--url", built.url + "/healthz"]) == 1  # nobody answers
+    assert capsys.readouterr().out.startswith(f"unhealthy: {built.url}/healthz: ")
+
+
+def test_without_redis_the_stores_are_in_memory(
+    tmp_path: Path, target: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    built = Built(tmp_path, target, redis=False)
+    try:
+        assert built.redis_calls == [] and built.service.health() == []
+        assert caplog.text.count("redis: not configured; dedup, cursors and parked jobs are kept in memory") == 1
+    finally:
+        built.service.server.server_close()
+
+
+def test_a_run_from_start_to_stop(tmp_path: Path, target: Target, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    (tmp_path / "vaultwarden.log").write_text(VAULT_LINE)
+    relay = SmtpResponder()
+    built = Built(tmp_path, target, smtp_port=relay.port)
+    service = built.service
+    code: list[int] = []
+    thread = threading.Thread(target=lambda: code.append(service.run()))
+    thread.start()
+    automation = built.clients["automation"]
+    vault = built.clients["vaultwarden"]
+    deadline = time.monotonic() + 2
+    while not vault.published and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # the source published the failed login; the broker hands it to the automation client
+    [(topic, payload)] = vault.published
+    receipt = automation.deliver(topic, payload)
+    article = envelope.make(
+        "letterspace",
+        "c:1",
+        "kompose/news/article/published",
+        PAYLOADS["kompose/news/article/published"],
+        "2026-12-07T10:00:00.000Z",
+    )
+    target.answers["/api/v1/links"] = [503]  # linkwarden is down: this one stays unsettled
+    unsettled = automation.deliver(article.topic, article.encode())
+    while receipt not in automation.acked and time.monotonic() < deadline:
+        time.sleep(0.01)
+    service.request_stop()  # what SIGTERM does
+    thread.join(3)
+    assert code == [0]
+    assert receipt in automation.acked and unsettled not in automation.acked
+    assert sorted(r["path"] for r in target.requests) == ["/api/v1/links", "/message"]
+    [mail] = relay.messages
+    relay.close()
+    assert "Subject: [kompose] 1 failed Vaultwarden logins from 172.16.0.5" in mail["data"]
+    assert all(client.stopped for client in built.clients.values())
+    assert json.loads(built.store.get("events:cursor:vaultwarden"))["cursor"]["offset"] == len(VAULT_LINE)
+    for secret in ENV.values():
+        assert secret not in caplog.text
+    assert "stopped" in caplog.text
+
+
+def test_a_process_with_only_sources(tmp_path: Path, target: Target, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    (tmp_path / "vaultwarden.log").write_text(VAULT_LINE)
+    built = Built(tmp_path, target, automation=False)
+    service = built.service
+    assert sorted(built.clients) == ["alertmanager", "vaultwarden"] and service.engine is None
+    built.clients["vaultwarden"].connected = False
+    assert service.health() == ["mqtt vaultwarden: not connected"]
+    built.clients["vaultwarden"].connected = True
+    code: list[int] = []
+    thread = threading.Thread(target=lambda: code.append(service.run()))
+    thread.start()
+    deadline = time.monotonic() + 2
+    while not built.clients["vaultwarden"].published and time.monotonic() < deadline:
+        time.sleep(0.01)
+    service.request_stop()
+    thread.join(3)
+    assert code == [0] and len(built.clients["vaultwarden"].published) == 1
+    assert "no automation, sources: vaultwarden, alertmanager" in caplog.text

@@ -1,0 +1,176 @@
+"""The events stack's configuration (plugin_utils/_events.py): rules checked with the engine's own code."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.pivoine.kompose.plugins.filter.events import FilterModule
+from ansible_collections.pivoine.kompose.plugins.plugin_utils import _events as e
+
+CATALOG = {
+    "mqtt": {"stack": "core", "container": "core-mqtt", "port": 1883},
+    "redis": {"stack": "core", "container": "core-redis", "port": 6379},
+    "gotify": {"stack": "messaging", "container": "messaging_gotify", "port": 80},
+    "umami": {"stack": "track", "container": "track_app", "port": 3000, "fqdn": "analytics.example.org"},
+    "events": {"stack": "events", "container": "events_engine", "port": 9100, "calls": ["umami", "linkwarden"],
+               "gotify": ["security"], "redis": {"user": "events", "keys": ["events:*"]},
+               "mqtt": {"user": "events", "subscribe": ["kompose/#"], "publish": ["kompose/automation/#"]}},
+    "vault_events": {"stack": "vault", "container": "vault_events", "port": 9100, "mqtt": {"publish": ["kompose/vault/#"]},
+                     "redis": {"keys": ["events:vaultwarden:*"]}},
+    "events_alertmanager": {"stack": "events", "mqtt": {"publish": ["kompose/system/health/#"]}},
+}
+SETTINGS = {
+    "default_rules": ["bookmark-added-to-umami", "article-published-to-linkwarden", "vault-failure-to-gotify", "vault-failure-to-mail"],
+    "rules": [],
+    "variables": {"umami_website_id": "", "linkwarden_published_collection_id": "", "security_mail_to": "sec@example.org"},
+    "credentials": {},
+    "mail_from": "events@example.org",
+    "smtp_host": "messaging_mailhog",
+    "smtp_port": 1025,
+    "retry": {"base_seconds": 1},
+    "http_timeout": 5,
+    "vaultwarden": {"path": "/var/log/vaultwarden/vaultwarden.log", "interval": 0.5, "threshold": 10, "window_seconds": 300},
+}
+DRILL = {"name": "drill", "on": "kompose/system/health/check", "where": {"data.check": "x"},
+         "do": {"kind": "gotify", "application": "security", "title": "t", "message": {"$format": "{id}"}}}
+
+
+def settings(**changes):
+    out = copy.deepcopy(SETTINGS)
+    out.update(changes)
+    return out
+
+
+def test_config_names_every_secret_by_its_variable_and_holds_none():
+    setup = e.config(CATALOG, settings(credentials={"linkwarden-token": {"header": "Authorization", "prefix": "Bearer ", "value": "s3cret"}}))
+    assert setup["secrets"] == {
+        "EVENTS_MQTT_AUTOMATION": "mqtt-events", "EVENTS_REDIS": "redis-events", "EVENTS_GOTIFY_SECURITY": "gotify-token-security",
+        "EVENTS_MQTT_ALERTMANAGER": "mqtt-events_alertmanager",
+    }
+    assert setup["credentials"] == {"EVENTS_CRED_LINKWARDEN_TOKEN": "linkwarden-token"}
+    config = setup["config"]
+    assert "s3cret" not in json.dumps(setup)
+    assert config["credentials"] == {"linkwarden-token": {"header": "Authorization", "prefix": "Bearer ", "env": "EVENTS_CRED_LINKWARDEN_TOKEN"}}
+    # linkwarden is in calls but not enabled: left out of the services
+    assert config["services"] == {"umami": "http://track_app:3000", "gotify": "http://messaging_gotify:80"}
+    assert config["sources"] == [{"name": "alertmanager", "kind": "alertmanager-webhook", "path": e.ALERTMANAGER_PATH,
+                                  "mqtt": {"client_id": "kompose-events-alertmanager", "username": "events_alertmanager",
+                                           "password_env": "EVENTS_MQTT_ALERTMANAGER"}}]
+    assert config["redis"] == {"host": "core-redis", "port": 6379, "username": "events", "password_env": "EVENTS_REDIS", "prefix": "events:"}
+    assert config["variables"]["umami_hostname"] == "analytics.example.org"
+
+
+def test_a_source_that_reads_an_app_runs_beside_it_with_users_of_its_own():
+    sidecar = e.config(CATALOG, settings())["sidecars"]["vault_events"]
+    assert sidecar["secrets"] == {"EVENTS_MQTT": "mqtt-vault_events", "EVENTS_REDIS": "redis-vault_events"}
+    config = sidecar["config"]
+    assert config["automation"] is None and config["rules"] == [] and config["smtp"] is None
+    assert config["listen"] == {"host": "0.0.0.0", "port": 9100}
+    assert config["redis"]["username"] == "vault_events" and config["redis"]["prefix"] == "events:vaultwarden:"
+    assert config["sources"] == [{
+        "name": "vaultwarden", "kind": "vaultwarden-log",
+        "mqtt": {"client_id": "kompose-events-vaultwarden", "username": "vault_events", "password_env": "EVENTS_MQTT"},
+        "path": "/var/log/vaultwarden/vaultwarden.log", "interval": 0.5, "threshold": 10, "window_seconds": 300}]
+    assert "vault_events" not in e.config({k: v for k, v in CATALOG.items() if k != "vault_events"}, settings())["sidecars"]
+
+
+def test_default_rules_left_out_with_the_reason():
+    setup = e.config(CATALOG, settings())
+    assert [rule["name"] for rule in setup["config"]["rules"]] == ["vault-failure-to-gotify", "vault-failure-to-mail"]
+    assert setup["left_out"] == [
+        {"name": "bookmark-added-to-umami", "why": "events_variables.umami_website_id is not set"},
+        {"name": "article-published-to-linkwarden",
+         "why": "its service linkwarden is not enabled (or not in kompose_services.events.calls)"},
+    ]
+
+
+def test_no_relay_leaves_the_mail_rule_out_and_no_gotify_the_gotify_rule():
+    catalog = {k: v for k, v in CATALOG.items() if k != "gotify"}
+    setup = e.config(catalog, settings(smtp_host=""))
+    assert setup["config"]["smtp"] is None
+    assert {item["name"]: item["why"] for item in setup["left_out"]}["vault-failure-to-mail"] == \
+        "there is no mail relay (kompose_smtp_host is empty)"
+    assert "vault-failure-to-gotify" in [item["name"] for item in setup["left_out"]]
+
+
+def test_own_rules_are_kept_after_the_defaults():
+    setup = e.config(CATALOG, settings(rules=[DRILL]))
+    assert [rule["name"] for rule in setup["config"]["rules"]][-1] == "drill"
+
+
+@pytest.mark.parametrize("rule, message", [
+    ({**DRILL, "on": "kompose/nowhere/x"}, 'events_rules[0].on: "kompose/nowhere/x"'),
+    ({**DRILL, "do": {**DRILL["do"], "application": "other"}}, 'events_rules[0].do.application: "other"'),
+    ({**DRILL, "do": {"kind": "http", "service": "keycloak", "method": "POST", "path": "/x"}},
+     'events_rules[0].do.service: "keycloak" is not a known service (known: gotify, umami)'),
+    ({**DRILL, "name": "vault-failure-to-gotify"}, "events_rules[0].name: 'vault-failure-to-gotify' is also a default rule"),
+])
+def test_a_bad_own_rule_fails_naming_its_place_and_value(rule, message):
+    with pytest.raises(e.EventsConfigError) as failed:
+        e.config(CATALOG, settings(rules=[rule]))
+    assert message in str(failed.value)
+
+
+def test_an_own_mail_rule_without_a_relay_fails():
+    rule = {"name": "m", "on": "kompose/system/health/check", "do": {"kind": "mail", "to": "a@b.c", "subject": "s", "body": "b"}}
+    with pytest.raises(e.EventsConfigError, match=r"events_rules\[0\]\.do\.kind: 'mail', but there is no mail relay"):
+        e.config(CATALOG, settings(rules=[rule], smtp_host=""))
+
+
+def test_an_unknown_default_rule_and_bad_credentials_fail():
+    with pytest.raises(e.EventsConfigError, match=r"events_default_rules\[1\]: 'nope' is not a default rule"):
+        e.config(CATALOG, settings(default_rules=["vault-failure-to-gotify", "nope"]))
+    with pytest.raises(e.EventsConfigError, match=r"events_credentials\.tok: needs a header and a value"):
+        e.config(CATALOG, settings(credentials={"tok": {"header": "X"}}))
+    with pytest.raises(e.EventsConfigError, match=r"events_credentials\.tok\.extra: not a key"):
+        e.config(CATALOG, settings(credentials={"tok": {"header": "X", "value": "v", "extra": 1}}))
+    with pytest.raises(e.EventsConfigError, match=r"events_credentials\.tok\.value: must be a string of one line") as failed:
+        e.config(CATALOG, settings(credentials={"tok": {"header": "X", "value": "it's"}}))
+    assert "it's" not in str(failed.value)
+
+
+def test_the_filter_wraps_the_errors():
+    with pytest.raises(Exception, match=r"pivoine.kompose.events_config: events_default_rules\[0\]"):
+        FilterModule().filters()["events_config"](CATALOG, settings(default_rules=["nope"]))
+
+
+def test_build_context_names_the_image_by_its_files(tmp_path):
+    package = tmp_path / "kompose_events"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text('"""x"""\n__version__ = "9.1.0"\n')
+    (package / "sub" / "a.py").write_text("A = 1\n")
+    (package / "notes.txt").write_text("not copied\n")
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    (tmp_path / "requirements.txt").write_text("")
+    first = e.build_context(str(tmp_path))
+    assert first["version"] == "9.1.0"
+    assert [item["path"] for item in first["files"]] == [
+        "build/Dockerfile", "build/kompose_events/__init__.py", "build/kompose_events/sub/a.py", "build/requirements.txt"]
+    assert first["directories"] == [{"path": "build"}, {"path": "build/kompose_events"}, {"path": "build/kompose_events/sub"}]
+    assert e.build_context(str(tmp_path))["digest"] == first["digest"]
+    (package / "sub" / "a.py").write_text("A = 2\n")
+    assert e.build_context(str(tmp_path))["digest"] != first["digest"]
+
+
+def test_build_context_of_the_collection_matches_the_lab_wheelhouse():
+    """The lab's Python base serves exactly the engine's pinned wheels (lab/images/python)."""
+    context = e.build_context()
+    requirements = next(item["content"] for item in context["files"] if item["path"] == "build/requirements.txt")
+    with open(e.EVENTS_DIR + "/../lab/images/python/requirements.txt", encoding="utf-8") as handle:
+        lab = handle.read()
+    pins = [line for line in requirements.splitlines() if line and not line.startswith("#")]
+    assert pins and pins == [line for line in lab.splitlines() if line and not line.startswith("#")]
+
+
+def test_a_publish_rule_needs_the_engine_broker_user_to_be_allowed_the_topic():
+    rule = {"name": "p", "on": "kompose/vault/security/failed",
+            "do": {"kind": "publish", "topic": "kompose/system/health/check", "data": {"check": "vault", "status": "fail"}}}
+    expected = (r"events_rules\[0\]\.do\.topic: 'kompose/system/health/check' is not a topic "
+                r"the engine's broker user may publish \(kompose/automation/#\): add it")
+    with pytest.raises(e.EventsConfigError, match=expected):
+        e.config(CATALOG, settings(rules=[rule]))
+    catalog = copy.deepcopy(CATALOG)
+    catalog["events"]["mqtt"]["publish"].append("kompose/system/health/check")
+    assert e.config(catalog, settings(rules=[rule]))["config"]["rules"][-1]["name"] == "p"

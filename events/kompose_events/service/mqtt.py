@@ -6,7 +6,7 @@ and never need a broker. MQTT 3.1.1, QoS 1 throughout.
 - The automation client subscribes with a persistent session (``clean_session=False``, a fixed
   client id) and acknowledges by hand (``manual_ack=True``): the broker keeps what was not
   acknowledged and delivers it again after a reconnect.
-- paho's own thread connects and reconnects with backoff (1 s doubling to 30 s).
+- paho's own thread connects and reconnects with backoff (1 s doubling to 10 s: the broker back after a restart is found within seconds).
 - A message's ``Receipt`` names the connection it arrived on. An acknowledgement is only sent on
   that same connection: after a reconnect the broker delivers the message again, and that new
   delivery is the one to acknowledge (a packet id from an old connection may since have been
@@ -25,7 +25,7 @@ import paho.mqtt.client as paho
 
 LOG = logging.getLogger(__name__)
 RECONNECT_MIN_SECONDS = 1
-RECONNECT_MAX_SECONDS = 30
+RECONNECT_MAX_SECONDS = 10
 # what paho keeps for a publish that could not go out at once (bounded memory)
 MAX_QUEUED = 1000
 

@@ -206,3 +206,20 @@ def test_a_process_with_only_sources(tmp_path: Path, target: Target, caplog: pyt
     thread.join(3)
     assert code == [0] and len(built.clients["vaultwarden"].published) == 1
     assert "no automation, sources: vaultwarden, alertmanager" in caplog.text
+
+
+def test_with_listen_networks_it_listens_only_on_its_addresses_there_and_loopback():
+    from kompose_events.service.http import bind_addresses
+
+    local = ["127.0.0.1", "172.16.10.3", "172.16.20.70", "172.16.30.9"]
+    assert bind_addresses("0.0.0.0", ()) == ["0.0.0.0"]
+    # a network of the engine's own and Alertmanager's; not the one it shares with an app it calls
+    assert bind_addresses("0.0.0.0", ("172.16.10.0/27", "172.16.20.64/27"), local) == ["127.0.0.1", "172.16.10.3", "172.16.20.70"]
+    with pytest.raises(OSError, match=r"listen.networks: no address of this container is in 10.0.0.0/8"):
+        bind_addresses("0.0.0.0", ("10.0.0.0/8",), local)
+
+
+def test_local_addresses_lists_this_machine_s_loopback():
+    from kompose_events.service.http import local_addresses
+
+    assert "127.0.0.1" in local_addresses()

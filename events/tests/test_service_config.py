@@ -225,3 +225,14 @@ def test_check_reports_unreadable_files(tmp_path: Path, capsys: pytest.CaptureFi
     assert "not JSON (Expecting value at line 1 column 10)" in capsys.readouterr().err
     assert cli.main(["check", "--config", str(tmp_path / "absent.json")]) == 1
     assert "cannot be read (No such file or directory)" in capsys.readouterr().err
+
+
+def test_listen_networks_are_ipv4_networks() -> None:
+    config = example_config()
+    config["listen"]["networks"] = ["172.16.10.0/27"]
+    assert validate(config, ENV).listen_networks == ("172.16.10.0/27",)
+    assert validate(example_config(), ENV).listen_networks == ()
+    config["listen"]["networks"] = ["172.16.10.0/27", "fd00::/64"]
+    assert 'listen.networks[1]: "fd00::/64" is not an IPv4 network' in _error(config)
+    config["listen"]["networks"] = "172.16.10.0/27"
+    assert 'listen.networks: "172.16.10.0/27" is not a list' in _error(config)

@@ -165,18 +165,20 @@ ALERTMANAGER_PATH = "/hooks/alertmanager"
 # -> (source name, kind). The Alertmanager source (no app data: a webhook) runs in the engine.
 SIDECARS = {"vault_events": ("vaultwarden", "vaultwarden-log")}
 SETTINGS = ("default_rules", "rules", "variables", "credentials", "mail_from", "smtp_host", "smtp_port",
-            "retry", "http_timeout", "vaultwarden")
+            "retry", "http_timeout", "vaultwarden", "networks")
 
 
 def _env_name(prefix, name):
     return prefix + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
-def _base(catalog, service, redis_users, prefix):
-    """What every process of the engine's image reads: where it listens, the broker, its Redis user."""
+def _base(catalog, service, redis_users, prefix, networks):
+    """What every process of the engine's image reads: where it listens (only on ``networks``, its own
+    and those of the services that call it, never one it shares with an app it calls), the broker, its
+    Redis user."""
     user = redis_users[service]
     return {
-        "listen": {"host": "0.0.0.0", "port": catalog[service]["port"]},
+        "listen": {"host": "0.0.0.0", "port": catalog[service]["port"], "networks": list(networks.get(service) or [])},
         "mqtt": {"host": catalog["mqtt"]["container"], "port": catalog["mqtt"]["port"], "keepalive": 30},
         "redis": {"host": catalog["redis"]["container"], "port": catalog["redis"]["port"],
                   "username": user["name"], "password_env": "EVENTS_REDIS", "prefix": prefix},
@@ -208,7 +210,8 @@ def config(catalog, settings):
     """What the engine's processes read, from the catalog and the role's settings.
 
     ``settings``: the events role's variables without their ``events_`` prefix (``SETTINGS``), with
-    ``vaultwarden: {path, interval, threshold, window_seconds}``. Returns ``{config, secrets,
+    ``vaultwarden: {path, interval, threshold, window_seconds}`` and ``networks: {service: [subnet]}``,
+    the subnets each process serves HTTP on. Returns ``{config, secrets,
     credentials, left_out, sidecars}``: the engine's config.json (no secret in it: each secret is
     named by the environment variable that holds it); ``secrets``, env variable -> the site secret
     that goes there; ``credentials``, env variable -> the name in ``events_credentials`` whose value
@@ -249,7 +252,8 @@ def config(catalog, settings):
         sources.append(dict(_source("alertmanager", "alertmanager-webhook", users["events_alertmanager"], "EVENTS_MQTT_ALERTMANAGER"),
                             path=ALERTMANAGER_PATH))
     env_credentials = {_env_name("EVENTS_CRED_", name): name for name in credentials}
-    out = _base(catalog, "events", redis_users, "events:")
+    networks = settings.get("networks") or {}
+    out = _base(catalog, "events", redis_users, "events:", networks)
     out.update({
         "automation": {"client_id": "kompose-events", "username": users["events"]["name"],
                        "password_env": "EVENTS_MQTT_AUTOMATION", "subscribe": users["events"]["subscribe"]},
@@ -269,7 +273,7 @@ def config(catalog, settings):
     for service, (name, kind) in SIDECARS.items():
         if service not in catalog:
             continue
-        sidecar = _base(catalog, service, redis_users, "events:%s:" % name)
+        sidecar = _base(catalog, service, redis_users, "events:%s:" % name, networks)
         source = _source(name, kind, users[service], "EVENTS_MQTT")
         source.update(settings[name])
         sidecar.update({"automation": None, "services": {}, "credentials": {}, "gotify": {}, "smtp": None, "variables": {},

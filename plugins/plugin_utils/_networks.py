@@ -6,8 +6,10 @@ Every service with a container gets a network of its own, ``<edge>-<service>`` (
 it talks to anything: on it are the service, the services it calls (its PostgreSQL, Redis and MQTT
 servers, the mail relay for ``smtp``, Gotify for ``gotify``, Traefik for the site's public URLs with
 ``oidc``, and its ``calls``) and the services that call it (Traefik when it is routed, Prometheus when
-it is scraped, the blackbox exporter when it is probed). Two apps never share a network, so neither
-reaches the other, nor a server or an admin API it does not use itself. A network is ``internal``
+it is scraped, the blackbox exporter when it is probed). Two apps (services with servers of their
+own) never share a network, so neither reaches the other, nor a server or an admin API it does not
+use itself: an app that calls another app (the event engine calling Gotify) does so over a network of
+the two alone, ``<edge>-<caller>-to-<callee>``. A network is ``internal``
 (no way out of the host) unless its service declares ``egress: true``. Traefik alone is on the edge
 network ``<edge>`` too, where its ports are published. The core servers always have a network of their
 own, where the day-2 tools (backups, restores, rotation proofs, upgrades) reach them.
@@ -77,6 +79,18 @@ def callees(catalog, name):
     wanted.update(entry.get("calls") or [])
     running = _containers(catalog)
     return sorted(service for service in wanted if service in running and service != name)
+
+
+def is_app(entry):
+    """Whether a service has servers of its own (a database, a Redis or broker user): an app (a core server is
+    never one). Two apps never share a network, not even when one calls the other: the call goes over a
+    network of the two alone."""
+    return any(entry.get(key) is not None for key in SERVERS)
+
+
+def pair_name(edge, caller, callee):
+    """The network of an app calling another app (``<edge>-<caller>-to-<callee>``)."""
+    return "%s-to-%s" % (network_name(edge, caller), callee.replace("_", "-"))
 
 
 def observers(catalog, routed):
@@ -206,12 +220,16 @@ def plan(catalog, edge, pool, docker_networks=None, edge_subnet="", internal=Non
     seen = observers(catalog, routed)
     calls = {name: callees(catalog, name) for name in sorted(running)}
 
-    wanted = []  # (network, service, internal, members)
+    wanted = []  # (network, service, internal, members); service None: the edge network or a pair's
     for name in sorted(running):
-        members = {name} | set(calls[name]) | seen.get(name, set())
+        paired = [callee for callee in calls[name]
+                  if callee not in SERVERS and is_app(running[name]) and is_app(running[callee])]
+        members = {name} | (set(calls[name]) - set(paired)) | seen.get(name, set())
         way_out = bool(running[name].get("egress")) or name in egress
         if len(members) > 1 or way_out or name in SERVERS:
             wanted.append((network_name(edge, name), name, not way_out, sorted(members)))
+        for callee in paired:
+            wanted.append((pair_name(edge, name, callee), None, True, sorted({name, callee})))
     if EDGE in running:
         wanted.append((edge, None, False, [EDGE]))
 
@@ -223,13 +241,13 @@ def plan(catalog, edge, pool, docker_networks=None, edge_subnet="", internal=Non
         current = existing.get(name)
         subnet, gateway, ip_range = _ipam(current) if current else (None, None, None)
         if current is None:
-            if service is None and edge_subnet:
+            if name == edge and edge_subnet:
                 block = _network(edge_subnet, "kompose_network_subnet")
             else:
                 block = _allocate(name, pool, used)
             used.append(block)
             subnet, gateway = str(block), str(block.network_address + 1)
-            ip_range = str(list(block.subnets(new_prefix=block.prefixlen + 1))[1]) if service is not None else None
+            ip_range = str(list(block.subnets(new_prefix=block.prefixlen + 1))[1]) if name != edge else None
         networks.append({"name": name, "service": service, "internal": is_internal, "subnet": subnet,
                          "gateway": gateway, "ip_range": ip_range, "exists": current is not None,
                          "recreate": current is not None and bool(current.get("Internal")) != is_internal,

@@ -27,7 +27,7 @@ from ..sources.vaultwarden import VaultwardenSource
 from .actions import ActionRunner, Mailer
 from .config import Config, MqttLogin, RedisSettings
 from .engine import Engine
-from .http import Server, Site
+from .http import Server, Site, bind_addresses
 from .metrics import ServiceMetrics
 from .sources import AlertmanagerWebhook, LogSource
 from .stores import Stopping, Stores, connect_redis, memory_stores, redis_stores
@@ -134,7 +134,11 @@ class Service:
                 )
             else:
                 webhooks[source.path] = AlertmanagerWebhook(source.name, source.path, client, self.metrics).handle
-        self.server = Server(config.listen_host, config.listen_port, Site(self.render_metrics, self.health, webhooks))
+        site = Site(self.render_metrics, self.health, webhooks)
+        # one server per address (listen.networks: only the networks the engine serves on)
+        self.servers = [Server(address, config.listen_port, site)
+                        for address in bind_addresses(config.listen_host, config.listen_networks)]
+        self.server = self.servers[0]
         self._threads: list[threading.Thread] = []
 
     def _stores(self, environ: Mapping[str, str], redis: Callable[..., Any]) -> Stores:
@@ -176,15 +180,16 @@ class Service:
             else f"redis {config.redis.host}:{config.redis.port} ({config.redis.prefix})"
         )
         LOG.info(
-            "kompose-events %s: %s, sources: %s, stores: %s, listening on %s:%d",
+            "kompose-events %s: %s, sources: %s, stores: %s, listening on %s port %d",
             __version__,
             f"{len(config.rules)} rule(s)" if self.engine is not None else "no automation",
             ", ".join(s.name for s in config.sources) or "none",
             redis,
-            config.listen_host,
+            ", ".join(server.server_address[0] for server in self.servers),
             self.server.port,
         )
-        self.server.start()
+        for server in self.servers:
+            server.start()
         for client in self.clients:
             client.start()
         for poller in self.pollers:
@@ -222,7 +227,8 @@ class Service:
                 LOG.warning("%d action(s) still running; their messages stay unacknowledged", running)
         else:
             LOG.info("stopping")
-        self.server.stop()
+        for server in self.servers:
+            server.stop()
         for client in self.clients:
             client.stop()
         if self.workers is not None:

@@ -8,7 +8,9 @@ names the key path and the value (for a secret: the variable's name, never its v
 
 Top-level keys (``mqtt``, ``automation`` and ``rules`` are required; the others have defaults):
 
-- ``listen``: ``{host, port}`` of the HTTP server (``/metrics``, ``/healthz``, webhooks);
+- ``listen``: ``{host, port[, networks]}`` of the HTTP server (``/metrics``, ``/healthz``, webhooks);
+  with ``networks`` (IPv4 CIDRs), it listens only on the container's addresses in those networks
+  and on 127.0.0.1 (its health check), so a network it shares with an app it calls does not expose it;
 - ``mqtt``: ``{host, port, keepalive}`` of the broker;
 - ``automation``: the rules' MQTT login ``{client_id, username, password_env, subscribe}``, or
   null for a process that only runs sources (a source beside its app: then ``rules`` is empty);
@@ -28,6 +30,7 @@ Top-level keys (``mqtt``, ``automation`` and ``rules`` are required; the others 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -106,6 +109,7 @@ class SourceSettings:
 class Config:
     listen_host: str
     listen_port: int
+    listen_networks: tuple[str, ...]
     mqtt_host: str
     mqtt_port: int
     keepalive: int
@@ -176,9 +180,10 @@ def validate(raw: Any, environ: Mapping[str, str], check_env: bool = True) -> Co
         root=True,
     )
     # in the order of the file's keys, so the first problem reported is the first one in the file
-    listen = _section(top["listen"], "listen", required=("host", "port"))
+    listen = _section(top["listen"], "listen", required=("host", "port"), optional={"networks": []})
     listen_host = _string(listen["host"], "listen.host")
     listen_port = _int(listen["port"], "listen.port", 0, 65535)
+    listen_networks = _networks(listen["networks"], "listen.networks")
     broker = _section(top["mqtt"], "mqtt", required=("host",), optional={"port": 1883, "keepalive": 30})
     mqtt_host = _string(broker["host"], "mqtt.host")
     mqtt_port = _int(broker["port"], "mqtt.port", 1, 65535)
@@ -196,6 +201,7 @@ def validate(raw: Any, environ: Mapping[str, str], check_env: bool = True) -> Co
     config = Config(
         listen_host=listen_host,
         listen_port=listen_port,
+        listen_networks=listen_networks,
         mqtt_host=mqtt_host,
         mqtt_port=mqtt_port,
         keepalive=keepalive,
@@ -547,3 +553,15 @@ def _number(value: Any, at: str, above: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not above < value <= high:
         raise ConfigError(f"{at}: {show(value)} is not a number above {above} and up to {high}")
     return float(value)
+
+
+def _networks(value: Any, at: str) -> tuple[str, ...]:
+    """IPv4 networks in CIDR form (``listen.networks``)."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{at}: {show(value)} is not a list of IPv4 networks (CIDR)")
+    for index, item in enumerate(value):
+        try:
+            ipaddress.IPv4Network(item)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{at}[{index}]: {show(item)} is not an IPv4 network (CIDR, e.g. 172.16.0.0/27)") from None
+    return tuple(value)

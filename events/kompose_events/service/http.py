@@ -8,8 +8,11 @@ what a webhook does is logged by its source.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
+import struct
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -108,3 +111,31 @@ class Server(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+def local_addresses() -> list[str]:
+    """The IPv4 addresses of this host's (container's) interfaces (Linux: SIOCGIFADDR per interface)."""
+    import fcntl  # noqa: PLC0415 (Linux only; the tests replace this function)
+
+    out = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _index, name in socket.if_nameindex():
+            try:
+                packed = fcntl.ioctl(probe.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
+            except OSError:
+                continue  # an interface without an IPv4 address
+            out.append(socket.inet_ntoa(packed[20:24]))
+    return out
+
+
+def bind_addresses(host: str, networks: tuple[str, ...], addresses: list[str] | None = None) -> list[str]:
+    """Where the server listens: ``host`` alone without ``networks``; else 127.0.0.1 and each local
+    address inside one of ``networks`` (an error when there is none: the engine would be unreachable)."""
+    if not networks:
+        return [host]
+    wanted = [ipaddress.IPv4Network(network) for network in networks]
+    found = [a for a in (addresses if addresses is not None else local_addresses())
+             if any(ipaddress.IPv4Address(a) in network for network in wanted)]
+    if not found:
+        raise OSError(f"listen.networks: no address of this container is in {', '.join(networks)}")
+    return ["127.0.0.1", *sorted(set(found))]

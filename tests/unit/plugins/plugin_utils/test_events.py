@@ -32,6 +32,7 @@ SETTINGS = {
     "retry": {"base_seconds": 1},
     "http_timeout": 5,
     "vaultwarden": {"path": "/var/log/vaultwarden/vaultwarden.log", "interval": 0.5, "threshold": 10, "window_seconds": 300},
+    "networks": {"events": ["172.16.10.0/27", "172.16.20.64/27"], "vault_events": ["172.16.30.0/27"]},
 }
 DRILL = {"name": "drill", "on": "kompose/system/health/check", "where": {"data.check": "x"},
          "do": {"kind": "gotify", "application": "security", "title": "t", "message": {"$format": "{id}"}}}
@@ -59,6 +60,7 @@ def test_config_names_every_secret_by_its_variable_and_holds_none():
                                   "mqtt": {"client_id": "kompose-events-alertmanager", "username": "events_alertmanager",
                                            "password_env": "EVENTS_MQTT_ALERTMANAGER"}}]
     assert config["redis"] == {"host": "core-redis", "port": 6379, "username": "events", "password_env": "EVENTS_REDIS", "prefix": "events:"}
+    assert config["listen"]["networks"] == ["172.16.10.0/27", "172.16.20.64/27"]
     assert config["variables"]["umami_hostname"] == "analytics.example.org"
 
 
@@ -67,7 +69,7 @@ def test_a_source_that_reads_an_app_runs_beside_it_with_users_of_its_own():
     assert sidecar["secrets"] == {"EVENTS_MQTT": "mqtt-vault_events", "EVENTS_REDIS": "redis-vault_events"}
     config = sidecar["config"]
     assert config["automation"] is None and config["rules"] == [] and config["smtp"] is None
-    assert config["listen"] == {"host": "0.0.0.0", "port": 9100}
+    assert config["listen"] == {"host": "0.0.0.0", "port": 9100, "networks": ["172.16.30.0/27"]}
     assert config["redis"]["username"] == "vault_events" and config["redis"]["prefix"] == "events:vaultwarden:"
     assert config["sources"] == [{
         "name": "vaultwarden", "kind": "vaultwarden-log",

@@ -174,3 +174,20 @@ def test_internal_problem_is_found_before_docker_is_asked():
     assert "overlaps kompose_network_pool" in internal_problem(["172.16.0.0/12"], "172.16.0.0/16")
     assert "overlaps Docker network kompose" in internal_problem(["172.30.0.0/25"], "172.16.0.0/16", "172.30.0.0/24")
     assert "is not an IPv4 network" in internal_problem(["nope"], "172.16.0.0/16")
+
+
+def test_an_app_calling_another_app_does_so_over_a_network_of_the_two():
+    catalog = dict(CATALOG, events={"stack": "events", "container": "events_engine", "port": 9100, "redis": {}, "mqtt": {},
+                                    "smtp": True, "calls": ["umami", "alertmanager"], "metrics": {}})
+    result = plan(catalog, "kompose", "172.16.0.0/16")
+    members = _members(result)
+    # umami (an app) is not pulled into the engine's network, where the broker and Redis are ...
+    assert members["kompose-events"] == ["alertmanager", "events", "mailhog", "mqtt", "prometheus", "redis"]
+    # ... the two meet on a network of their own, internal, with no fixed address on it
+    assert members["kompose-events-to-umami"] == ["events", "umami"]
+    pair = next(network for network in result["networks"] if network["name"] == "kompose-events-to-umami")
+    assert pair["internal"] and pair["service"] is None and pair["ip_range"]
+    assert result["services"]["umami"]["networks"]["kompose-events-to-umami"] == {}
+    # and no network holds two apps
+    for network in result["networks"]:
+        assert len({"events", "umami", "linkwarden"} & set(network["members"])) <= 1 or network["name"].startswith("kompose-events-to-")

@@ -75,8 +75,8 @@ DEFAULT_VARIABLES: dict[str, str] = {
     "umami_website_id": "the Umami website (UUID) the automation's events are recorded on",
     "umami_hostname": "the host name reported to Umami with those events (e.g. links.<domain>)",
     "linkwarden_published_collection_id": (
-        "the id of Linkwarden's collection \"Published\", looked up (or created once) by the engine: "
-        "a POST with collection {name} would create a new collection on every call"
+        "the id of Linkwarden's collection \"Published\" (events_variables; create the collection once in "
+        "Linkwarden): a POST with collection {name} would create a new collection on every call"
     ),
     "security_mail_to": "the address (or list of addresses) security notifications are mailed to",
 }

@@ -334,3 +334,42 @@ def example_config() -> dict[str, Any]:
             },
         ],
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# the database sources and the health probe, as the role would render them
+
+DATABASE_ENV = {
+    "EVENTS_DB_LINKWARDEN": "db-linkwarden-secret",
+    "EVENTS_DB_UMAMI": "db-umami-secret",
+    "EVENTS_DB_LETTERSPACE": "db-letterspace-secret",
+    "EVENTS_MQTT_LINKWARDEN": "mqtt-linkwarden-secret",
+    "EVENTS_MQTT_UMAMI": "mqtt-umami-secret",
+    "EVENTS_MQTT_LETTERSPACE": "mqtt-letterspace-secret",
+    "EVENTS_MQTT_PROBE": "mqtt-probe-secret",
+}
+
+
+def polled_sources() -> list[dict[str, Any]]:
+    """One source of each new kind (sources[2..5] once appended to example_config's)."""
+
+    def mqtt(name: str) -> dict[str, Any]:
+        return {"client_id": f"kompose-events-{name}", "username": f"events_{name}",
+                "password_env": f"EVENTS_MQTT_{name.upper()}"}
+
+    def database(name: str) -> dict[str, Any]:
+        return {"host": f"{name}_db", "port": 5432, "dbname": name, "user": f"{name}_events",
+                "password_env": f"EVENTS_DB_{name.upper()}"}
+
+    return [
+        {"name": "linkwarden", "kind": "linkwarden-db", "database": database("linkwarden"), "interval": 5,
+         "settle_seconds": 5, "batch": 100, "stats": True, "mqtt": mqtt("linkwarden")},
+        {"name": "umami", "kind": "umami-db", "database": database("umami"),
+         "websites": ["3F2C1A9E-7B4D-4C1E-9A0B-2D6F8E1C5A47"], "mqtt": mqtt("umami")},
+        {"name": "letterspace", "kind": "letterspace-db", "database": database("letterspace"),
+         "article_url": "https://news.example.org/archive/{id}", "mqtt": mqtt("letterspace")},
+        {"name": "probe", "kind": "health-probe", "interval": 60, "timeout": 5,
+         "targets": [{"check": "umami", "service": "umami", "url": "http://track_app:3000/api/heartbeat"},
+                     {"check": "gotify", "url": "http://messaging_gotify:80/health"}],
+         "mqtt": mqtt("probe")},
+    ]

@@ -16,7 +16,17 @@ from typing import Any
 import pytest
 from conftest import Clock
 from payloads import PAYLOADS
-from service_doubles import ENV, FakeMqtt, ListRedis, SmtpResponder, Target, example_config
+from db_doubles import PERMISSION_DENIED, FakeDatabase, UmamiTables, utc
+from service_doubles import (
+    DATABASE_ENV,
+    ENV,
+    FakeMqtt,
+    ListRedis,
+    SmtpResponder,
+    Target,
+    example_config,
+    polled_sources,
+)
 
 from kompose_events import envelope
 from kompose_events.service import cli
@@ -223,3 +233,67 @@ def test_local_addresses_lists_this_machine_s_loopback():
     from kompose_events.service.http import local_addresses
 
     assert "127.0.0.1" in local_addresses()
+
+
+def test_the_database_sources_and_the_probe_are_wired(target: Target) -> None:
+    raw = example_config()
+    raw["sources"] = polled_sources()
+    raw["sources"][3]["targets"] = [{"check": "app", "service": "umami", "url": target.url + "/health"}]
+    environ = {**ENV, **DATABASE_ENV}
+    clients: dict[str, FakeMqtt] = {}
+    connects: list[tuple[str, str | None, str]] = []
+    tables = UmamiTables([], [], utc(2026, 12, 7, 10))
+
+    def make_client(name: str, login: Any, password: str | None, subscriber: bool) -> FakeMqtt:
+        clients[name] = FakeMqtt(name)
+        return clients[name]
+
+    def connect(settings: Any, password: str | None, application_name: str) -> Any:
+        connects.append((settings.dbname, password, application_name))
+        if settings.dbname == "umami":
+            return FakeDatabase(tables).connect()
+        raise PERMISSION_DENIED  # as psycopg raises it from the first query; here at once
+
+    service = Service(validate(raw, environ), environ, mqtt=make_client,
+                      redis=lambda s, p: (ListRedis(Clock()), (ConnectionError,)), database=connect)
+    service.server.poll_interval = 0.01
+    assert [(type(p).__name__, p.name) for p in service.pollers] == [
+        ("DatabaseSource", "linkwarden"), ("DatabaseSource", "umami"), ("DatabaseSource", "letterspace"),
+        ("HealthProbe", "probe"),
+    ]
+    assert [p.mapping.app for p in service.pollers[:3]] == ["Linkwarden", "Umami", "LetterSpace"]
+    assert service.pollers[1].mapping.websites == ("3f2c1a9e-7b4d-4c1e-9a0b-2d6f8e1c5a47",)
+    assert service.pollers[2].mapping.article_url == "https://news.example.org/archive/{id}"
+    assert service.pollers[0].user == "linkwarden_events" and service.pollers[3].interval == 60
+    service.server.start()
+    stop = threading.Event()
+    threads = [threading.Thread(target=poller.run, args=(stop,)) for poller in service.pollers]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 2
+        while not clients["probe"].published and time.monotonic() < deadline:
+            time.sleep(0.01)
+        url = f"http://127.0.0.1:{service.server.port}"
+        with urllib.request.urlopen(url + "/healthz", timeout=2) as answer:
+            status, health = answer.status, json.loads(answer.read())
+        with urllib.request.urlopen(url + "/metrics", timeout=2) as answer:
+            metrics = answer.read().decode()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(1)
+        service.server.stop()
+    assert ("umami", "db-umami-secret", "kompose-events-umami") in connects  # the password from the environment
+    # a source that fails does not make the process unhealthy: /healthz says why, with 200
+    assert status == 200 and health["status"] == "ok"
+    assert [note.split(":")[0] for note in health["sources"]] == ["source linkwarden", "source letterspace"]
+    assert "the read-only login 'letterspace_events' does not have its column grants yet" in health["sources"][1]
+    assert 'kompose_events_source_up{source="linkwarden"} 0' in metrics
+    assert 'kompose_events_source_up{source="umami"} 1' in metrics
+    assert 'kompose_events_received_total{source="probe",topic="kompose/system/health/check"} 1' in metrics
+    for secret in DATABASE_ENV.values():
+        assert secret not in json.dumps(health) + metrics
+    [(topic, payload)] = clients["probe"].published
+    assert envelope.decode(payload, topic).data == {
+        "check": "app", "status": "pass", "service": "umami", "summary": "HTTP 200"}

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from service_doubles import ENV, example_config
+from service_doubles import DATABASE_ENV, ENV, example_config, polled_sources
 
 from kompose_events.errors import EventsError
 from kompose_events.service import cli
-from kompose_events.service.config import validate
+from kompose_events.service.config import DatabaseSettings, ProbeTarget, validate
 
 
 def _error(config: dict[str, Any], environ: dict[str, str] | None = None) -> str:
@@ -236,3 +236,167 @@ def test_listen_networks_are_ipv4_networks() -> None:
     assert 'listen.networks[1]: "fd00::/64" is not an IPv4 network' in _error(config)
     config["listen"]["networks"] = "172.16.10.0/27"
     assert 'listen.networks: "172.16.10.0/27" is not a list' in _error(config)
+
+
+# ---------------------------------------------------------------------------------------------
+# the database sources and the health probe
+
+ALL_ENV = {**ENV, **DATABASE_ENV}
+
+
+def _with_polled() -> dict[str, Any]:
+    config = example_config()
+    config["sources"] += polled_sources()
+    return config
+
+
+def _polled_error(change: Any) -> str:
+    config = _with_polled()
+    change(config)
+    text = _error(config, ALL_ENV)
+    for secret in DATABASE_ENV.values():
+        assert secret not in text
+    return text
+
+
+def test_the_database_sources_and_the_probe() -> None:
+    config = validate(_with_polled(), ALL_ENV)
+    links, umami, letters, probe = config.sources[2:]
+    assert (links.kind, links.interval, links.settle_seconds, links.batch, links.stats) == (
+        "linkwarden-db", 5.0, 5, 100, True
+    )
+    assert links.database == DatabaseSettings("linkwarden_db", 5432, "linkwarden", "linkwarden_events",
+                                              "EVENTS_DB_LINKWARDEN")
+    assert umami.websites == ("3f2c1a9e-7b4d-4c1e-9a0b-2d6f8e1c5a47",)  # canonical form
+    assert (umami.interval, umami.settle_seconds, umami.batch) == (5.0, 5, 100)  # the defaults
+    assert letters.article_url == "https://news.example.org/archive/{id}"
+    assert probe.targets == (
+        ProbeTarget("umami", "http://track_app:3000/api/heartbeat", "umami"),
+        ProbeTarget("gotify", "http://messaging_gotify:80/health", None),
+    )
+    assert (probe.interval, probe.timeout) == (60.0, 5.0)
+    assert config.secret_names() == sorted(ALL_ENV)
+
+
+def test_the_defaults_of_the_new_kinds() -> None:
+    config = example_config()
+    config["sources"] = [
+        {"name": "letterspace", "kind": "letterspace-db", "mqtt": {"client_id": "l"},
+         "database": {"host": "db", "dbname": "letterspace", "user": "ro", "password_env": "EVENTS_DB_LETTERSPACE"}},
+        {"name": "umami", "kind": "umami-db", "mqtt": {"client_id": "u"},
+         "database": {"host": "db", "dbname": "umami", "user": "ro", "password_env": "EVENTS_DB_UMAMI"}},
+        {"name": "probe", "kind": "health-probe", "mqtt": {"client_id": "p"},
+         "targets": [{"check": "web", "url": "https://example.org/"}]},
+    ]
+    letters, umami, probe = validate(config, ALL_ENV).sources
+    assert letters.database is not None and letters.database.port == 5432 and letters.article_url is None
+    assert umami.websites == ()
+    assert (probe.interval, probe.timeout, probe.targets[0].service) == (60.0, 5.0, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda c: c["sources"][2].pop("database"),
+            "sources[2].database: missing; sources[2] needs name, kind, mqtt, database",
+        ),
+        (
+            lambda c: c["sources"][2]["database"].pop("user"),
+            "sources[2].database.user: missing; sources[2].database needs",
+        ),
+        (
+            lambda c: c["sources"][2]["database"].update(port="5432"),
+            'sources[2].database.port: "5432" is not an integer',
+        ),
+        (
+            lambda c: c["sources"][2]["database"].update(password="x"),
+            'sources[2].database.password: "x" is not a key of',
+        ),
+        (
+            lambda c: c["sources"][2]["database"].update(host=""),
+            'sources[2].database.host: "" is not a non-empty string',
+        ),
+        (
+            lambda c: c["sources"][2].update(settle_seconds=-1),
+            "sources[2].settle_seconds: -1 is not an integer from 0 to 3600",
+        ),
+        (lambda c: c["sources"][2].update(settle_seconds=2.5), "sources[2].settle_seconds: 2.5 is not an integer"),
+        (lambda c: c["sources"][2].update(batch=0), "sources[2].batch: 0 is not an integer from 1 to 10000"),
+        (lambda c: c["sources"][2].update(interval=0), "sources[2].interval: 0 is not a number above 0 and up to 3600"),
+        (lambda c: c["sources"][2].update(stats="yes"), 'sources[2].stats: "yes" is not true or false'),
+        (
+            lambda c: c["sources"][2].update(websites=[]),
+            "sources[2].websites: [] is not a key of sources[2] (keys: name",
+        ),
+        (
+            lambda c: c["sources"][3].update(websites="3f2c1a9e"),
+            'sources[3].websites: "3f2c1a9e" is not a list of website',
+        ),
+        (
+            lambda c: c["sources"][3]["websites"].append("blog"),
+            'sources[3].websites[1]: "blog" is not a website id (a UUID)',
+        ),
+        (lambda c: c["sources"][3].update(stats=False), "sources[3].stats: false is not a key of sources[3]"),
+        (
+            lambda c: c["sources"][4].update(article_url="https://news.example.org/archive"),
+            'sources[4].article_url: "https://news.example.org/archive" is not a URL template with {id}',
+        ),
+        (
+            lambda c: c["sources"][4].update(article_url="mailto:{id}@example.org"),
+            'sources[4].article_url: "mailto:{id}@example.org" is not an http(s) URL template',
+        ),
+        (lambda c: c["sources"][5].update(targets=[]), "sources[5].targets: [] is not a non-empty list of targets"),
+        (
+            lambda c: c["sources"][5].pop("targets"),
+            "sources[5].targets: missing; sources[5] needs name, kind, mqtt, targets",
+        ),
+        (
+            lambda c: c["sources"][5]["targets"][1].update(check="umami"),
+            'sources[5].targets[1].check: "umami" is already the check of sources[5].targets[0]',
+        ),
+        (
+            lambda c: c["sources"][5]["targets"][0].update(url="ftp://x/"),
+            'sources[5].targets[0].url: "ftp://x/" is not an http(s) URL',
+        ),
+        (
+            lambda c: c["sources"][5]["targets"][0].update(url="http://admin:pw@track_app/"),
+            'sources[5].targets[0].url: "http://admin:pw@track_app/" '
+            "is not an http(s) URL (with a host, without a user",
+        ),
+        (
+            lambda c: c["sources"][5]["targets"][0].update(url="http://h:0/"),
+            'sources[5].targets[0].url: "http://h:0/" is not',
+        ),
+        (
+            lambda c: c["sources"][5]["targets"][0].pop("check"),
+            "sources[5].targets[0].check: missing; sources[5].targets[0] needs check, url",
+        ),
+        (
+            lambda c: c["sources"][5]["targets"][0].update(service=""),
+            'sources[5].targets[0].service: "" is not a non-empty string',
+        ),
+        (lambda c: c["sources"][5].update(timeout=0), "sources[5].timeout: 0 is not a number above 0 and up to 300"),
+        (
+            lambda c: c["sources"][5].update(path="/x"),
+            'sources[5].path: "/x" is not a key of sources[5] (keys: name, kind, mqtt, targets, interval, timeout)',
+        ),
+        (
+            lambda c: c["sources"][5].update(kind="probe"),
+            'sources[5].kind: "probe" is not a kind of source (vaultwarden-log, alertmanager-webhook, '
+            "linkwarden-db, umami-db, letterspace-db, health-probe)",
+        ),
+    ],
+)
+def test_errors_of_the_new_kinds_name_the_key_and_the_value(change: Any, expected: str) -> None:
+    assert expected in _polled_error(change)
+
+
+def test_a_database_password_is_named_by_its_variable() -> None:
+    environ = {**ALL_ENV, "EVENTS_DB_UMAMI": ""}
+    config = _with_polled()
+    assert _error(config, environ) == (
+        'sources[3].database.password_env: "EVENTS_DB_UMAMI" is not set in the environment (or empty)'
+    )
+    config["sources"][3]["database"]["password_env"] = "db-umami-secret!"
+    assert "is not the name of an environment variable" in _error(config, ALL_ENV)

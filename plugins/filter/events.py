@@ -10,4 +10,10 @@ from ansible_collections.pivoine.kompose.plugins.plugin_utils._filters import wr
 
 class FilterModule:
     def filters(self):
-        return {"events_config": wrap("events_config", _events.config, [_events.EventsConfigError])}
+        return {
+            "events_config": wrap("events_config", _events.config, [_events.EventsConfigError]),
+            "events_column_grants": wrap("events_column_grants", _events.column_grants, [_events.EventsConfigError]),
+            "events_umami_website": wrap("events_umami_website", _events.umami_website, [_events.EventsConfigError]),
+            "events_subnets": wrap("events_subnets", _events.subnets, [_events.EventsConfigError]),
+            "events_sidecar_files": wrap("events_sidecar_files", _events.sidecar_files, [_events.EventsConfigError]),
+        }

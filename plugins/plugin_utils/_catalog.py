@@ -188,6 +188,11 @@ def _postgres_names(name, spec):
     return database, owner
 
 
+def postgres_names(name, spec):
+    """(database, owner) of service ``name``'s ``postgres`` entry (see ``_postgres_names``)."""
+    return _postgres_names(name, spec)
+
+
 def _check_postgres(name, where, spec):
     _check_mapping(where, spec, POSTGRES_KEYS)
     database, owner = _postgres_names(name, spec)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import re
 import sys
+import uuid
 from collections.abc import Mapping
 
 from ansible_collections.pivoine.kompose.plugins.plugin_utils import _catalog
@@ -162,10 +164,54 @@ def build_context(events_dir=EVENTS_DIR):
 # The engine's Alertmanager webhook (roles/watch points a receiver there when the source is enabled).
 ALERTMANAGER_PATH = "/hooks/alertmanager"
 # The sources that read an app's data run beside the app, from the engine's image: catalog service
-# -> (source name, kind). The Alertmanager source (no app data: a webhook) runs in the engine.
-SIDECARS = {"vault_events": ("vaultwarden", "vaultwarden-log")}
+# -> (source name, kind, the app whose data it reads). A database source reads the app's database
+# through its own login role (its catalog postgres.owner), which may SELECT only the columns of
+# its mapping (COLUMN_SOURCES: the module of events/kompose_events/sources whose COLUMNS it reads;
+# granted by the postgres_column_grants module once the app's migrations made the tables). The
+# Alertmanager webhook and the health probe (no app data) run in the engine.
+SIDECARS = {
+    "vault_events": ("vaultwarden", "vaultwarden-log", "vaultwarden"),
+    "link_events": ("linkwarden", "linkwarden-db", "linkwarden"),
+    "news_events": ("letterspace", "letterspace-db", "letterspace"),
+    "track_events": ("umami", "umami-db", "umami"),
+}
+COLUMN_SOURCES = {"linkwarden-db": "linkwarden", "letterspace-db": "letterspace", "umami-db": "umami"}
 SETTINGS = ("default_rules", "rules", "variables", "credentials", "mail_from", "smtp_host", "smtp_port",
-            "retry", "http_timeout", "vaultwarden", "networks")
+            "retry", "http_timeout", "vaultwarden", "networks", "polling", "probe", "sources")
+# The website the default rule bookmark-added-to-umami counts its events in: the umami stack's
+# after_up makes it with this id (a UUID derived from Umami's host name) unless
+# events_variables.umami_website_id names another one.
+UMAMI_WEBSITE_NAME = "Kompose events"
+UMAMI_WEBSITE_NAMESPACE = uuid.UUID("6f1c6d1e-8a53-5b0e-9a8e-4b6f6b0e7a11")
+
+
+def umami_website(catalog):
+    """``{id, name, domain}`` of the website the engine's Umami events go to (None without Umami)."""
+    if "umami" not in catalog or not catalog["umami"].get("fqdn"):
+        return None
+    domain = catalog["umami"]["fqdn"]
+    return {"id": str(uuid.uuid5(UMAMI_WEBSITE_NAMESPACE, "kompose-events:" + domain)), "name": UMAMI_WEBSITE_NAME, "domain": domain}
+
+
+def source_columns(kind):
+    """The columns (table -> [column]) a database source of ``kind`` reads, from its mapping."""
+    core()
+    module = importlib.import_module("kompose_events.sources." + COLUMN_SOURCES[kind])
+    return {table: list(columns) for table, columns in module.COLUMNS.items()}
+
+
+def column_grants(catalog):
+    """What the ``postgres_column_grants`` module grants: ``[{database, role, tables}]``, one per
+    enabled database source beside its app (its login role may read those columns only)."""
+    out = []
+    for service, spec in SIDECARS.items():
+        kind, app = spec[1], spec[2]
+        if kind not in COLUMN_SOURCES or service not in catalog or app not in catalog:
+            continue
+        out.append({"database": _catalog.postgres_names(app, catalog[app]["postgres"])[0],
+                    "role": _catalog.postgres_names(service, catalog[service]["postgres"])[1],
+                    "tables": source_columns(kind)})
+    return out
 
 
 def _env_name(prefix, name):
@@ -210,8 +256,11 @@ def config(catalog, settings):
     """What the engine's processes read, from the catalog and the role's settings.
 
     ``settings``: the events role's variables without their ``events_`` prefix (``SETTINGS``), with
-    ``vaultwarden: {path, interval, threshold, window_seconds}`` and ``networks: {service: [subnet]}``,
-    the subnets each process serves HTTP on. Returns ``{config, secrets,
+    ``vaultwarden: {path, interval, threshold, window_seconds}``, ``networks: {service: [subnet]}``
+    (the subnets each process serves HTTP on), ``polling: {interval, settle_seconds, batch}`` (every
+    database source), ``sources: {source name: {key: value}}`` (a source's own keys, e.g. umami's
+    ``websites``) and ``probe: {interval, timeout}`` (the engine's health probe of the services its
+    rules call: the catalog identity ``events_probe``). Returns ``{config, secrets,
     credentials, left_out, sidecars}``: the engine's config.json (no secret in it: each secret is
     named by the environment variable that holds it); ``secrets``, env variable -> the site secret
     that goes there; ``credentials``, env variable -> the name in ``events_credentials`` whose value
@@ -231,8 +280,11 @@ def config(catalog, settings):
     applications = list(engine.get("gotify") or [])
     credentials = settings["credentials"] or {}
     _check_credentials(credentials)
-    variables = {"umami_hostname": catalog["umami"].get("fqdn", "") if "umami" in catalog else ""}
-    variables.update(settings["variables"] or {})
+    website = umami_website(catalog)
+    variables = {"umami_hostname": website["domain"] if website else "", "umami_website_id": website["id"] if website else ""}
+    # the inventory's values over the derived ones (an empty value keeps the derived one)
+    variables.update({name: value for name, value in (settings["variables"] or {}).items()
+                      if value not in (None, "") or name not in variables})
     relay = bool(settings["smtp_host"])
     chosen = rules(settings["default_rules"], settings["rules"], list(services), credentials=list(credentials),
                    variables=variables, applications=applications, relay=relay)
@@ -251,6 +303,13 @@ def config(catalog, settings):
         secrets["EVENTS_MQTT_ALERTMANAGER"] = users["events_alertmanager"]["secret"]
         sources.append(dict(_source("alertmanager", "alertmanager-webhook", users["events_alertmanager"], "EVENTS_MQTT_ALERTMANAGER"),
                             path=ALERTMANAGER_PATH))
+    probe = settings.get("probe") or {}
+    targets = [{"check": "events-target-%s" % name, "service": name,
+                "url": services[name] + catalog[name]["health"].get("path", "/")}
+               for name in sorted(services) if isinstance(catalog[name].get("health"), Mapping)]
+    if "events_probe" in catalog and targets:
+        secrets["EVENTS_MQTT_PROBE"] = users["events_probe"]["secret"]
+        sources.append(dict(_source("probe", "health-probe", users["events_probe"], "EVENTS_MQTT_PROBE"), targets=targets, **probe))
     env_credentials = {_env_name("EVENTS_CRED_", name): name for name in credentials}
     networks = settings.get("networks") or {}
     out = _base(catalog, "events", redis_users, "events:", networks)
@@ -270,14 +329,52 @@ def config(catalog, settings):
         "sources": sources,
     })
     sidecars = {}
-    for service, (name, kind) in SIDECARS.items():
+    for service, (name, kind, app) in SIDECARS.items():
         if service not in catalog:
             continue
         sidecar = _base(catalog, service, redis_users, "events:%s:" % name, networks)
         source = _source(name, kind, users[service], "EVENTS_MQTT")
-        source.update(settings[name])
+        sidecar_secrets = {"EVENTS_MQTT": users[service]["secret"], "EVENTS_REDIS": redis_users[service]["secret"]}
+        if kind in COLUMN_SOURCES:
+            owner = _catalog.postgres_names(service, catalog[service]["postgres"])[1]
+            source["database"] = {"host": catalog["postgres"]["container"], "port": catalog["postgres"]["port"],
+                                  "dbname": _catalog.postgres_names(app, catalog[app]["postgres"])[0],
+                                  "user": owner, "password_env": "EVENTS_DB"}
+            source.update(settings.get("polling") or {})
+            sidecar_secrets["EVENTS_DB"] = "postgres-%s" % owner
+        source.update(settings[name] if name == "vaultwarden" else (settings.get("sources") or {}).get(name) or {})
+        if kind == "letterspace-db" and not source.get("article_url") and catalog[app].get("fqdn"):
+            # LetterSpace serves no public page of a campaign: by default its page in the dashboard
+            source["article_url"] = "https://%s/dashboard/campaigns/{id}" % catalog[app]["fqdn"]
         sidecar.update({"automation": None, "services": {}, "credentials": {}, "gotify": {}, "smtp": None, "variables": {},
                         "rules": [], "retry": settings["retry"], "http_timeout": settings["http_timeout"], "sources": [source]})
-        sidecars[service] = {"config": sidecar,
-                             "secrets": {"EVENTS_MQTT": users[service]["secret"], "EVENTS_REDIS": redis_users[service]["secret"]}}
+        sidecars[service] = {"config": sidecar, "secrets": sidecar_secrets}
     return {"config": out, "secrets": secrets, "credentials": env_credentials, "left_out": chosen["left_out"], "sidecars": sidecars}
+
+
+def subnets(networks):
+    """Service -> the subnets of the networks it is a member of (the planned networks' ``members``),
+    where the engine's processes serve HTTP (``settings.networks`` of ``config``)."""
+    out = {}
+    for network in networks or []:
+        for member in network.get("members") or []:
+            out.setdefault(member, []).append(network["subnet"])
+    return out
+
+
+def sidecar_files(sidecars, secrets):
+    """Service -> the two files of each source beside its app, under its stack's ``events/``: its
+    config.json and its 0600 env file (``NAME='secret'``, the secrets its config names)."""
+    out = {}
+    for service, sidecar in sorted(sidecars.items()):
+        missing = sorted(name for name in sidecar["secrets"].values() if name not in secrets)
+        if missing:
+            raise EventsConfigError("secret %s of service %s is missing" % (missing[0], service))
+        env = "".join("%s='%s'\n" % (variable, secrets[name]) for variable, name in sidecar["secrets"].items())
+        out[service] = [
+            {"path": "events/config.json", "content": json.dumps(sidecar["config"], indent=2) + "\n"},
+            {"path": "events/events.env", "mode": "0600", "secret": True,
+             "secret_content": "# Managed by pivoine.kompose. The %s source's secrets (mode 0600), named in config.json.\n%s"
+                               % (service, env)},
+        ]
+    return out

@@ -13,8 +13,11 @@ One process, plain threads, no asyncio. Where things are:
 - ``mqtt.py``: a thin wrapper around paho-mqtt (connect, subscribe, publish and wait, ack);
 - ``stores.py``: Redis or memory stores (dedup, cursors, parked jobs) and the retry on Redis errors;
 - ``sources.py``: the Vaultwarden log poller and the Alertmanager webhook;
+- ``dbsource.py``: the polled database sources (Linkwarden, Umami, LetterSpace) through psycopg;
+- ``probe.py``: the periodic health probe (HTTP GETs into health check events);
 - ``http.py``: ``/metrics``, ``/healthz`` and the webhooks;
 - ``metrics.py``: thread-safe engine metrics and the runtime's own gauges.
 
-Only ``run`` imports paho-mqtt and redis; ``check`` and ``health`` need the standard library only.
+Only ``run`` imports paho-mqtt, redis and psycopg; ``check`` and ``health`` need the standard
+library only.
 """

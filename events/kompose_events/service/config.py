@@ -24,8 +24,13 @@ Top-level keys (``mqtt``, ``automation`` and ``rules`` are required; the others 
 - ``retry``: ``{base_seconds, cap_seconds, max_attempts, open_after}`` (``delivery.RetryPolicy``);
 - ``http_timeout``: seconds for one call to a target (HTTP and SMTP);
 - ``sources``: ``[{name, kind, mqtt: {client_id, username, password_env}, ...}]``, kinds
-  ``vaultwarden-log`` (``path``, ``interval``, ``threshold``, ``window_seconds``) and
-  ``alertmanager-webhook`` (``path``: the URL path it is posted to).
+  ``vaultwarden-log`` (``path``, ``interval``, ``threshold``, ``window_seconds``),
+  ``alertmanager-webhook`` (``path``: the URL path it is posted to), the database sources
+  ``linkwarden-db``, ``umami-db`` and ``letterspace-db`` (``database: {host, port, dbname, user,
+  password_env}``, ``interval`` 5, ``settle_seconds`` 5, ``batch`` 100; ``linkwarden-db``:
+  ``stats`` true; ``umami-db``: ``websites`` [] (website ids; empty: all); ``letterspace-db``:
+  ``article_url`` null (a URL template with ``{id}``; null: no ``article/published``)) and
+  ``health-probe`` (``targets: [{check, url, service}]``, ``interval`` 60, ``timeout`` 5).
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ from ..topics import filter_error, matches
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-SOURCE_KINDS = ("vaultwarden-log", "alertmanager-webhook")
+DATABASE_KINDS = ("linkwarden-db", "umami-db", "letterspace-db")
+SOURCE_KINDS = ("vaultwarden-log", "alertmanager-webhook", *DATABASE_KINDS, "health-probe")
 RESERVED_PATHS = ("/metrics", "/healthz")
 
 
@@ -93,16 +99,46 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """Where a database source connects, as which (read-only) login; the password is in ``password_env``."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password_env: str
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """One URL the health probe GETs; ``check`` names it in the events."""
+
+    check: str
+    url: str
+    service: str | None = None
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     """A source: ``kind`` says which of the optional fields it uses."""
 
     name: str
     kind: str
     mqtt: MqttLogin
-    path: str
+    path: str = ""
     interval: float = 1.0
     threshold: int = 10
     window_seconds: float = 300.0
+    # the database sources
+    database: DatabaseSettings | None = None
+    settle_seconds: int = 5
+    batch: int = 100
+    stats: bool = True  # linkwarden-db
+    websites: tuple[str, ...] = ()  # umami-db
+    article_url: str | None = None  # letterspace-db
+    # health-probe
+    targets: tuple[ProbeTarget, ...] = ()
+    timeout: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +166,7 @@ class Config:
         """Every environment variable the config names (what the container must be given)."""
         logins = [self.automation, *(source.mqtt for source in self.sources)]
         names = [login.password_env for login in logins if login is not None]
+        names += [source.database.password_env for source in self.sources if source.database is not None]
         names += [self.redis.password_env if self.redis else None, self.smtp.password_env if self.smtp else None]
         names += [credential.env for credential in self.credentials.values()]
         names += list(self.gotify.values())
@@ -367,15 +404,8 @@ def _sources(raw: Any, env: _Env) -> tuple[SourceSettings, ...]:
             if not isinstance(item, dict) or "kind" not in item:
                 raise ConfigError(f"{at}.kind: missing; the kinds are {', '.join(SOURCE_KINDS)}")
             raise ConfigError(f"{at}.kind: {show(kind)} is not a kind of source ({', '.join(SOURCE_KINDS)})")
-        if kind == "vaultwarden-log":
-            section = _section(
-                item,
-                at,
-                required=("name", "kind", "mqtt", "path"),
-                optional={"interval": 1.0, "threshold": 10, "window_seconds": 300.0},
-            )
-        else:
-            section = _section(item, at, required=("name", "kind", "mqtt", "path"))
+        required, optional = _SOURCE_KEYS[kind]
+        section = _section(item, at, required=("name", "kind", "mqtt", *required), optional=optional)
         name = section["name"]
         if not isinstance(name, str) or not SOURCE_NAME.match(name):
             raise ConfigError(
@@ -387,22 +417,22 @@ def _sources(raw: Any, env: _Env) -> tuple[SourceSettings, ...]:
         login = _section(
             section["mqtt"], f"{at}.mqtt", required=("client_id",), optional={"username": None, "password_env": None}
         )
-        path = section["path"]
+        common = {"name": name, "kind": kind, "mqtt": _login(login, f"{at}.mqtt", env)}
         if kind == "vaultwarden-log":
+            path = section["path"]
             if not isinstance(path, str) or not path.startswith("/"):
                 raise ConfigError(f"{at}.path: {show(path)} is not an absolute file path")
             sources.append(
                 SourceSettings(
-                    name=name,
-                    kind=kind,
-                    mqtt=_login(login, f"{at}.mqtt", env),
+                    **common,
                     path=path,
                     interval=_number(section["interval"], f"{at}.interval", 0, 3600),
                     threshold=_int(section["threshold"], f"{at}.threshold", 1, 1000000),
                     window_seconds=_number(section["window_seconds"], f"{at}.window_seconds", 0, 86400 * 7),
                 )
             )
-        else:
+        elif kind == "alertmanager-webhook":
+            path = section["path"]
             if not isinstance(path, str) or not path.startswith("/") or "?" in path or path in RESERVED_PATHS:
                 raise ConfigError(
                     f"{at}.path: {show(path)} is not a webhook path (starting with /, not {', '.join(RESERVED_PATHS)})"
@@ -410,8 +440,114 @@ def _sources(raw: Any, env: _Env) -> tuple[SourceSettings, ...]:
             if path in paths:
                 raise ConfigError(f"{at}.path: {show(path)} is already the path of sources[{paths[path]}]")
             paths[path] = index
-            sources.append(SourceSettings(name=name, kind=kind, mqtt=_login(login, f"{at}.mqtt", env), path=path))
+            sources.append(SourceSettings(**common, path=path))
+        elif kind == "health-probe":
+            sources.append(
+                SourceSettings(
+                    **common,
+                    interval=_number(section["interval"], f"{at}.interval", 0, 86400),
+                    timeout=_number(section["timeout"], f"{at}.timeout", 0, 300),
+                    targets=_targets(section["targets"], f"{at}.targets"),
+                )
+            )
+        else:
+            sources.append(_database_source(section, common, at, env))
     return tuple(sources)
+
+
+# per kind: the required keys besides name, kind and mqtt, and the optional ones with their defaults
+_DATABASE_KEYS = {"interval": 5, "settle_seconds": 5, "batch": 100}
+_SOURCE_KEYS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "vaultwarden-log": (("path",), {"interval": 1.0, "threshold": 10, "window_seconds": 300.0}),
+    "alertmanager-webhook": (("path",), {}),
+    "linkwarden-db": (("database",), {**_DATABASE_KEYS, "stats": True}),
+    "umami-db": (("database",), {**_DATABASE_KEYS, "websites": []}),
+    "letterspace-db": (("database",), {**_DATABASE_KEYS, "article_url": None}),
+    "health-probe": (("targets",), {"interval": 60, "timeout": 5}),
+}
+
+
+def _database_source(section: dict[str, Any], common: dict[str, Any], at: str, env: _Env) -> SourceSettings:
+    from ..sources.letterspace import url_template_error  # the core's check, so both agree
+    from ..sources.umami import canonical_website
+
+    kind = common["kind"]
+    database = _section(
+        section["database"],
+        f"{at}.database",
+        required=("host", "dbname", "user", "password_env"),
+        optional={"port": 5432},
+    )
+    settings = DatabaseSettings(
+        host=_string(database["host"], f"{at}.database.host"),
+        port=_int(database["port"], f"{at}.database.port", 1, 65535),
+        dbname=_string(database["dbname"], f"{at}.database.dbname"),
+        user=_string(database["user"], f"{at}.database.user"),
+        password_env=env.name(database["password_env"], f"{at}.database.password_env") or "",
+    )
+    extra: dict[str, Any] = {}
+    if kind == "linkwarden-db":
+        extra["stats"] = _bool(section["stats"], f"{at}.stats")
+    elif kind == "umami-db":
+        websites = section["websites"]
+        if not isinstance(websites, list):
+            raise ConfigError(f"{at}.websites: {show(websites)} is not a list of website ids (UUIDs)")
+        canonical = []
+        for number, website in enumerate(websites):
+            value = canonical_website(website)
+            if value is None:
+                raise ConfigError(f"{at}.websites[{number}]: {show(website)} is not a website id (a UUID)")
+            canonical.append(value)
+        extra["websites"] = tuple(canonical)
+    else:
+        article_url = section["article_url"]
+        if article_url is not None:
+            problem = url_template_error(article_url)
+            if problem:
+                raise ConfigError(f"{at}.article_url: {show(article_url)} {problem}")
+        extra["article_url"] = article_url
+    return SourceSettings(
+        **common,
+        database=settings,
+        interval=_number(section["interval"], f"{at}.interval", 0, 3600),
+        settle_seconds=_int(section["settle_seconds"], f"{at}.settle_seconds", 0, 3600),
+        batch=_int(section["batch"], f"{at}.batch", 1, 10000),
+        **extra,
+    )
+
+
+def _targets(raw: Any, at: str) -> tuple[ProbeTarget, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{at}: {show(raw)} is not a non-empty list of targets ({{check, url, service}})")
+    targets: list[ProbeTarget] = []
+    checks: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        where = f"{at}[{index}]"
+        section = _section(item, where, required=("check", "url"), optional={"service": None})
+        check = _string(section["check"], f"{where}.check")
+        if check in checks:
+            raise ConfigError(f"{where}.check: {show(check)} is already the check of {at}[{checks[check]}]")
+        checks[check] = index
+        url = section["url"]
+        parts = urlsplit(url) if isinstance(url, str) else None
+        try:
+            bad_port = parts is not None and parts.port is not None and not parts.port
+        except ValueError:
+            bad_port = True
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or bad_port
+            or any(c.isspace() for c in url)
+        ):
+            raise ConfigError(
+                f"{where}.url: {show(url)} is not an http(s) URL (with a host, without a user or password)"
+            )
+        service = _optional_string(section["service"], f"{where}.service")
+        targets.append(ProbeTarget(check=check, url=url, service=service))
+    return tuple(targets)
 
 
 def _login(section: dict[str, Any], at: str, env: _Env) -> MqttLogin:

@@ -2,8 +2,9 @@
 
 ``/healthz`` answers 200 ``{"status": "ok"}`` when the automation client is connected and Redis
 answers PING (no Redis configured: only the first), else 503 ``{"status": "unhealthy",
-"reasons": [...]}``. Requests are not logged one by one (Prometheus scrapes every few seconds);
-what a webhook does is logged by its source.
+"reasons": [...]}``; a polled source's current failure is added as ``"sources": [...]`` without
+changing the status (see ``Service.notes``). Requests are not logged one by one (Prometheus
+scrapes every few seconds); what a webhook does is logged by its source.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ class Site:
         metrics: Callable[[], str],
         health: Callable[[], list[str]],
         webhooks: dict[str, Callable[[bytes], tuple[int, dict[str, Any]]]],
+        notes: Callable[[], list[str]] = list,
     ) -> None:
         self.metrics = metrics  # the exposition text
         self.health = health  # the reasons the engine is unhealthy (empty: healthy)
         self.webhooks = webhooks  # path -> handler(body) -> (status, JSON answer)
+        self.notes = notes  # the sources' failures: reported, not unhealthy
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -50,10 +53,11 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200, site.metrics().encode("utf-8"), CONTENT_TYPE)
         elif path == "/healthz":
             reasons = site.health()
-            if reasons:
-                self._json(503, {"status": "unhealthy", "reasons": reasons})
-            else:
-                self._json(200, {"status": "ok"})
+            answer: dict[str, Any] = {"status": "unhealthy", "reasons": reasons} if reasons else {"status": "ok"}
+            notes = site.notes()
+            if notes:
+                answer["sources"] = notes
+            self._json(503 if reasons else 200, answer)
         elif path in site.webhooks:
             self._json(405, {"error": "use POST"})
         else:

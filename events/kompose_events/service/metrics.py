@@ -2,8 +2,10 @@
 
 ``EngineMetrics`` is written by the engine thread (through the dispatcher), the sources' threads
 and read by the HTTP server's threads; ``ServiceMetrics`` puts one lock around all of that and
-adds ``kompose_events_mqtt_connected{client}`` (1/0) and ``kompose_events_parked{rule}`` (jobs
-stored for a replay).
+adds ``kompose_events_mqtt_connected{client}`` (1/0), ``kompose_events_parked{rule}`` (jobs
+stored for a replay) and ``kompose_events_source_up{source}`` (1 when a polled source's last
+poll worked, 0 while a failure lasts: a database that refuses the login, a broker that does not
+acknowledge; the log says why).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class ServiceMetrics(EngineMetrics):
         )
         self.parked = self.registry.gauge(
             "kompose_events_parked", "Jobs parked for a replay once their rule works again.", ("rule",)
+        )
+        self.source_up = self.registry.gauge(
+            "kompose_events_source_up", "Whether a polled source's last poll worked (1) or failed (0).", ("source",)
         )
 
     def event_in(self, source: str, topic: str) -> None:
@@ -53,6 +58,11 @@ class ServiceMetrics(EngineMetrics):
         """The number of jobs stored for ``rule``."""
         with self._lock:
             self.parked.set(count, rule=rule)
+
+    def set_source_up(self, source: str, up: bool) -> None:
+        """Whether ``source``'s last poll worked."""
+        with self._lock:
+            self.source_up.set(1 if up else 0, source=source)
 
     def render_with(self, clients: Iterable[tuple[str, bool]]) -> str:
         """The exposition text, with the connection state of each MQTT client as of now."""

@@ -1,5 +1,7 @@
 """The sources the runtime runs: Vaultwarden's log (polled) and Alertmanager's webhook (pushed).
 
+(The polled database sources are in ``dbsource.py``, the health probe in ``probe.py``.)
+
 Each source publishes with its own MQTT client and login (QoS 1) and counts its events in
 ``metrics.event_in`` under its own name.
 
@@ -67,7 +69,7 @@ class LogSource:
         self.loaded = False
         self.position: datetime | None = None
         self._note: str | None = None
-        self._problem: str | None = None
+        self.problem: str | None = None  # the failure that lasts, for the log and /healthz
 
     def poll_once(self) -> bool:
         """Read, publish, save; True when more is waiting to be read at once."""
@@ -115,9 +117,10 @@ class LogSource:
                 stop.wait(self.interval)
 
     def _report(self, problem: str | None) -> None:
-        if problem == self._problem:
+        self.metrics.set_source_up(self.name, problem is None)
+        if problem == self.problem:
             return
-        self._problem = problem
+        self.problem = problem
         if problem is None:
             LOG.info("source %s: working again", self.name)
         else:

@@ -28,14 +28,18 @@ Polling by keyset on ``("updatedAt", id)``:
 Everything here is pure: ``changes_query`` returns ``(sql, params)`` for psycopg, ``map_rows``
 turns the rows into events and the next state, and the caller persists the state after
 publishing (a crash in between re-reads the same rows into identical events, same ids).
+``LinkwardenMapping`` is that, behind the interface ``service/dbsource.DatabaseSource`` runs
+(``sources/database.py``): its state is ``{"cursor": {updated_at, id}, "fingerprints": {...},
+"stats_date": "YYYY-MM-DD"}``, and ``kompose/linkwarden/stats/daily`` is due once per UTC date
+(the date in the state: a restart the same day does not measure again; the id is the date's
+anyway, so a repeat is a duplicate for consumers).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -44,6 +48,7 @@ from .. import envelope
 from ..envelope import Envelope
 from ..errors import EventsError, show
 from ..times import as_utc, parse_time
+from .database import DatabaseMapping, Page, check_limit, check_settle, grant_statements
 
 ADDED = "kompose/linkwarden/bookmark/added"
 UPDATED = "kompose/linkwarden/bookmark/updated"
@@ -84,7 +89,6 @@ SELECT (SELECT count(id) FROM "Link") AS links,
        (SELECT count(id) FROM "Collection") AS collections,
        (SELECT count(id) FROM "User") AS users"""
 
-ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -141,10 +145,8 @@ def changes_query(cursor: LinkCursor, limit: int = 100, settle_seconds: int = 5)
     without time zone holding UTC, and an aware value would be converted with the session's
     TimeZone before the comparison.
     """
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise EventsError(f"limit: {show(limit)} is not a page size (an integer >= 1)")
-    if isinstance(settle_seconds, bool) or not isinstance(settle_seconds, int) or settle_seconds < 0:
-        raise EventsError(f"settle_seconds: {show(settle_seconds)} is not a number of seconds >= 0")
+    check_limit(limit)
+    check_settle(settle_seconds)
     naive = as_utc(cursor.updated_at).replace(tzinfo=None)
     return CHANGES_SQL, {"updated_at": naive, "id": cursor.id, "settle_seconds": settle_seconds, "limit": limit}
 
@@ -168,12 +170,7 @@ def stats_query() -> tuple[str, dict[str, Any]]:
 
 def grants(role: str) -> list[str]:
     """The column-level GRANTs the read-only login ``role`` needs (for the database's owner to run)."""
-    if not isinstance(role, str) or not ROLE_NAME.match(role):
-        raise EventsError(f"role: {show(role)} is not a plain role name (lower-case letters, digits, '_')")
-    return [
-        f'GRANT SELECT ({", ".join(_quote(column) for column in columns)}) ON {_quote(table)} TO {role}'
-        for table, columns in COLUMNS.items()
-    ]
+    return grant_statements(COLUMNS, role)
 
 
 def bookmark_data(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,10 +257,6 @@ def stats_event(row: Mapping[str, Any], measured_at: datetime, source: str = "li
     return envelope.make(source, f"stats:{day}", STATS, data, moment)
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def _int(row: Mapping[str, Any], name: str) -> int:
     value = row.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -281,3 +274,62 @@ def _time(row: Mapping[str, Any], name: str) -> datetime:
         except ValueError:
             pass
     raise EventsError(f"row.{name}: {show(value)} is not a timestamp")
+
+
+class LinkwardenMapping(DatabaseMapping):
+    """Linkwarden's links (and daily totals) for ``DatabaseSource``; see the module's docstring.
+
+    ``stats``: publish ``kompose/linkwarden/stats/daily``; ``max_fingerprints``: how many links'
+    fingerprints the state keeps (``merge_fingerprints``).
+    """
+
+    app = "Linkwarden"
+    COLUMNS = COLUMNS
+
+    def __init__(
+        self, source: str = "linkwarden", settle_seconds: int = 5, stats: bool = True, max_fingerprints: int = 10000
+    ) -> None:
+        super().__init__(source, settle_seconds)
+        self.stats = stats
+        self.max_fingerprints = max_fingerprints
+
+    def baseline_query(self) -> tuple[str, dict[str, Any]]:
+        return baseline_query()
+
+    def baseline_state(self, row: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {"cursor": baseline_cursor(row).to_dict(), "fingerprints": {}}
+
+    def changes_query(self, state: Mapping[str, Any], limit: int) -> tuple[str, dict[str, Any]]:
+        return changes_query(self._cursor(state), limit, self.settle_seconds)
+
+    def map_rows(self, rows: Sequence[Mapping[str, Any]], state: Mapping[str, Any]) -> Page:
+        cursor = self._cursor(state)
+        stored = state.get("fingerprints") or {}
+        if not isinstance(stored, dict):
+            raise EventsError(f"state.fingerprints: {show(stored)} is not a mapping of link ids to fingerprints")
+        batch = map_rows(rows, cursor, stored, self.source)
+        if batch.cursor == cursor:
+            return Page([], dict(state))
+        new_state = {
+            **state,
+            "cursor": batch.cursor.to_dict(),
+            "fingerprints": merge_fingerprints(stored, batch.fingerprints, self.max_fingerprints),
+        }
+        return Page(batch.events, new_state, as_utc(batch.cursor.updated_at))
+
+    def periodic_query(self, state: Mapping[str, Any], now: datetime) -> tuple[str, dict[str, Any]] | None:
+        if not self.stats or state.get("stats_date") == as_utc(now).date().isoformat():
+            return None
+        return stats_query()
+
+    def map_periodic(self, row: Mapping[str, Any] | None, state: Mapping[str, Any], now: datetime) -> Page:
+        if row is None:
+            raise EventsError("stats: the totals query returned no row")
+        event = stats_event(row, now, self.source)
+        return Page([event], {**state, "stats_date": event.data["date"]})
+
+    @staticmethod
+    def _cursor(state: Mapping[str, Any]) -> LinkCursor:
+        if not isinstance(state, Mapping):
+            raise EventsError(f"state: {show(state)} is not a mapping with a cursor")
+        return LinkCursor.from_dict(state.get("cursor"))

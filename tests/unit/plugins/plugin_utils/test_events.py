@@ -80,12 +80,30 @@ def test_a_source_that_reads_an_app_runs_beside_it_with_users_of_its_own():
 
 def test_default_rules_left_out_with_the_reason():
     setup = e.config(CATALOG, settings())
-    assert [rule["name"] for rule in setup["config"]["rules"]] == ["vault-failure-to-gotify", "vault-failure-to-mail"]
+    assert [rule["name"] for rule in setup["config"]["rules"]] == ["bookmark-added-to-umami", "vault-failure-to-gotify", "vault-failure-to-mail"]
     assert setup["left_out"] == [
-        {"name": "bookmark-added-to-umami", "why": "events_variables.umami_website_id is not set"},
         {"name": "article-published-to-linkwarden",
          "why": "its service linkwarden is not enabled (or not in kompose_services.events.calls)"},
     ]
+    # Umami without a host name: no website of the engine's own, and none named by the inventory
+    catalog = copy.deepcopy(CATALOG)
+    del catalog["umami"]["fqdn"]
+    assert e.config(catalog, settings())["left_out"][0] == {
+        "name": "bookmark-added-to-umami", "why": "events_variables.umami_hostname and events_variables.umami_website_id are not set"}
+
+
+def test_the_umami_website_is_derived_from_umamis_host_unless_the_inventory_names_one():
+    website = e.umami_website(CATALOG)
+    assert website == {"id": website["id"], "name": "Kompose events", "domain": "analytics.example.org"}
+    assert website["id"] == e.umami_website(copy.deepcopy(CATALOG))["id"]  # the same on every run
+    other = copy.deepcopy(CATALOG)
+    other["umami"]["fqdn"] = "stats.example.org"
+    assert e.umami_website(other)["id"] != website["id"]
+    assert e.config(CATALOG, settings())["config"]["variables"]["umami_website_id"] == website["id"]
+    own = "0b0e8f9e-1111-4222-8333-444455556666"
+    variables = dict(SETTINGS["variables"], umami_website_id=own)
+    assert e.config(CATALOG, settings(variables=variables))["config"]["variables"]["umami_website_id"] == own
+    assert e.umami_website({k: v for k, v in CATALOG.items() if k != "umami"}) is None
 
 
 def test_no_relay_leaves_the_mail_rule_out_and_no_gotify_the_gotify_rule():
@@ -176,3 +194,72 @@ def test_a_publish_rule_needs_the_engine_broker_user_to_be_allowed_the_topic():
     catalog = copy.deepcopy(CATALOG)
     catalog["events"]["mqtt"]["publish"].append("kompose/system/health/check")
     assert e.config(catalog, settings(rules=[rule]))["config"]["rules"][-1]["name"] == "p"
+
+
+DB_CATALOG = dict(CATALOG, **{
+    "postgres": {"stack": "core", "container": "core-postgres", "port": 5432},
+    "linkwarden": {"stack": "link", "container": "link_app", "port": 3000, "postgres": {"database": "linkwarden"},
+                   "health": {"path": "/"}},
+    "letterspace": {"stack": "news", "container": "news_backend", "port": 5000, "fqdn": "news.example.org",
+                    "postgres": {"database": "letterspace"}},
+    "link_events": {"stack": "link", "container": "link_events", "port": 9100, "mqtt": {"publish": ["kompose/linkwarden/#"]},
+                    "redis": {"keys": ["events:linkwarden:*"]}, "postgres": {"database": None, "owner": "link_events"}},
+    "news_events": {"stack": "news", "container": "news_events", "port": 9100, "mqtt": {"publish": ["kompose/news/#"]},
+                    "redis": {"keys": ["events:letterspace:*"]}, "postgres": {"database": None, "owner": "news_events"}},
+    "events_probe": {"stack": "events", "mqtt": {"publish": ["kompose/system/health/#"]}},
+})
+DB_SETTINGS = {"polling": {"interval": 1.0, "settle_seconds": 2, "batch": 50}, "probe": {"interval": 60.0, "timeout": 5.0},
+               "sources": {"letterspace": {"article_url": ""}}}
+
+
+def test_a_database_source_reads_its_apps_database_as_its_own_login():
+    setup = e.config(DB_CATALOG, settings(**DB_SETTINGS))
+    link = setup["sidecars"]["link_events"]
+    source = link["config"]["sources"][0]
+    assert source["kind"] == "linkwarden-db"
+    assert source["database"] == {"host": "core-postgres", "port": 5432, "dbname": "linkwarden", "user": "link_events",
+                                  "password_env": "EVENTS_DB"}
+    assert (source["interval"], source["settle_seconds"], source["batch"]) == (1.0, 2, 50)
+    assert link["secrets"] == {"EVENTS_MQTT": "mqtt-link_events", "EVENTS_REDIS": "redis-link_events", "EVENTS_DB": "postgres-link_events"}
+    assert link["config"]["redis"]["prefix"] == "events:linkwarden:"
+    # LetterSpace has no public page of a campaign: its dashboard's, unless the inventory names one
+    news = setup["sidecars"]["news_events"]["config"]["sources"][0]
+    assert news["article_url"] == "https://news.example.org/dashboard/campaigns/{id}"
+    own = dict(DB_SETTINGS, sources={"letterspace": {"article_url": "https://blog.example.org/{id}"}})
+    assert e.config(DB_CATALOG, settings(**own))["sidecars"]["news_events"]["config"]["sources"][0]["article_url"] == \
+        "https://blog.example.org/{id}"
+
+
+def test_the_probe_checks_the_services_the_rules_call_that_have_a_health_path():
+    setup = e.config(DB_CATALOG, settings(**DB_SETTINGS))
+    probe = [source for source in setup["config"]["sources"] if source["kind"] == "health-probe"][0]
+    assert probe["targets"] == [{"check": "events-target-linkwarden", "service": "linkwarden", "url": "http://link_app:3000/"}]
+    assert (probe["interval"], probe["timeout"]) == (60.0, 5.0)
+    assert setup["secrets"]["EVENTS_MQTT_PROBE"] == "mqtt-events_probe"
+
+
+def test_column_grants_come_from_the_mappings():
+    grants = e.column_grants(DB_CATALOG)
+    assert [(grant["database"], grant["role"]) for grant in grants] == [("linkwarden", "link_events"), ("letterspace", "news_events")]
+    link = grants[0]["tables"]
+    assert "textContent" not in link["Link"] and "url" in link["Link"]
+    assert link["User"] == ["id"]
+    # a source whose app is not enabled grants nothing
+    assert e.column_grants({k: v for k, v in DB_CATALOG.items() if k != "letterspace"})[-1]["role"] == "link_events"
+
+
+def test_subnets_and_sidecar_files():
+    networks = [{"subnet": "172.16.1.0/27", "members": ["events", "umami"]}, {"subnet": "172.16.2.0/27", "members": ["events"]}]
+    assert e.subnets(networks) == {"events": ["172.16.1.0/27", "172.16.2.0/27"], "umami": ["172.16.1.0/27"]}
+    sidecars = e.config(DB_CATALOG, settings(**DB_SETTINGS))["sidecars"]
+    secrets = {name: "v-" + name for name in ["mqtt-link_events", "redis-link_events", "postgres-link_events", "mqtt-news_events",
+                                              "redis-news_events", "postgres-news_events", "mqtt-vault_events", "redis-vault_events"]}
+    files = e.sidecar_files(sidecars, secrets)
+    assert [item["path"] for item in files["link_events"]] == ["events/config.json", "events/events.env"]
+    assert json.loads(files["link_events"][0]["content"]) == sidecars["link_events"]["config"]
+    env = files["link_events"][1]
+    assert env["mode"] == "0600" and env["secret"]
+    assert "EVENTS_DB='v-postgres-link_events'\n" in env["secret_content"]
+    del secrets["postgres-news_events"]
+    with pytest.raises(e.EventsConfigError, match="secret postgres-news_events of service news_events is missing"):
+        e.sidecar_files(sidecars, secrets)

@@ -101,7 +101,7 @@ def test_paging_never_skips_campaigns_completed_at_the_same_time() -> None:
     mapping = ls.LetterSpaceMapping()
     state: dict[str, Any] = {}
     seen = []
-    for _ in range(10):
+    for _attempt in range(10):
         page_rows, page = _page(tables, mapping, state, limit=2)
         seen += [e.data["id"] for e in page.events]
         state = json.loads(json.dumps(page.state))
@@ -150,7 +150,7 @@ def test_an_emptied_title_passes_over_the_article_only() -> None:
 
 
 def test_a_campaign_id_is_quoted_in_the_url() -> None:
-    [_, article] = ls.map_rows(
+    [_sent, article] = ls.map_rows(
         [{"id": "a b/c", "title": "T", "subject": "S", "completedAt": T0, "recipients": 1}],
         KeysetCursor(),
         "https://example.org/n/{id}.html",

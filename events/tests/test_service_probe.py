@@ -181,5 +181,3 @@ def test_the_loop_logs_a_failure_once_and_keeps_probing(target: Target, caplog: 
     assert "source probe: working again" in caplog.text
     assert len(probe.client.published) == 1 and len(target.requests) > 2
     assert probe.metrics.source_up.value(source="probe") == 1
-
-

@@ -121,7 +121,7 @@ def test_paging_never_skips_rows_with_equal_timestamps() -> None:
     mapping = um.UmamiMapping()
     state: dict[str, Any] = {}
     seen = []
-    for _ in range(10):
+    for _attempt in range(10):
         page_rows, page = _page(tables, mapping, state, limit=2)
         seen += [e.data["path"] for e in page.events]
         state = json.loads(json.dumps(page.state))  # as the cursor store keeps it
@@ -132,7 +132,7 @@ def test_paging_never_skips_rows_with_equal_timestamps() -> None:
 
 def test_the_uuid_order_is_the_text_order() -> None:
     # PostgreSQL orders uuid bytewise; the cursor compares canonical (lower-case) text: the same order
-    ids = sorted(uuid.uuid4() for _ in range(50))
+    ids = sorted(uuid.uuid4() for _number in range(50))
     assert sorted(str(i) for i in ids) == [str(i) for i in ids]
 
 

@@ -195,7 +195,7 @@ class DatabaseSource:
 
     def explain(self, error: BaseException) -> str:
         """A database error as a log line: what failed and, for the expected ones, why."""
-        text = " ".join(str(error).split("\n")[0].split()) or type(error).__name__
+        text = " ".join(str(error).split("\n", maxsplit=1)[0].split()) or type(error).__name__
         sqlstate = getattr(error, "sqlstate", None)
         app = self.mapping.app
         if sqlstate == "42501" or text.startswith("permission denied"):

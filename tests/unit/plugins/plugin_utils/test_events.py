@@ -225,7 +225,8 @@ def test_a_database_source_reads_its_apps_database_as_its_own_login():
     # LetterSpace has no public page of a campaign: its dashboard's, unless the inventory names one
     news = setup["sidecars"]["news_events"]["config"]["sources"][0]
     assert news["article_url"] == "https://news.example.org/dashboard/campaigns/{id}"
-    own = dict(DB_SETTINGS, sources={"letterspace": {"article_url": "https://blog.example.org/{id}"}})
+    own = dict(DB_SETTINGS)
+    own["sources"] = {"letterspace": {"article_url": "https://blog.example.org/{id}"}}
     assert e.config(DB_CATALOG, settings(**own))["sidecars"]["news_events"]["config"]["sources"][0]["article_url"] == \
         "https://blog.example.org/{id}"
 

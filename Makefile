@@ -94,6 +94,7 @@ sanity:
 units:
 	$(TIMED) units tests/sanity/run.sh units
 	$(TIMED) "events units" python -m pytest -q -p no:cacheprovider events/tests
+	$(TIMED) "kmps units" python -m pytest -q -p no:cacheprovider kmps/tests
 
 integration:
 	$(TIMED) integration tests/integration/run.sh

@@ -149,6 +149,11 @@ fi
 # ---------------------------------------------------------------------------------------
 # 3. Start dockerd (no systemd)
 # ---------------------------------------------------------------------------------------
+# Networks made without a subnet (the image smoke tests', Compose's own) come from 198.18.0.0/16 (RFC 2544),
+# never from 172.16.0.0/12: Docker's default pools rotate through 172.18-31.0.0/16, and a smoke
+# test's network that lands on the lab's edge network (172.30.0.0/24) while the lab starts makes the
+# lab's network creation fail ("Pool overlaps"). The lab's own networks have fixed subnets.
+POOL_ARGS="--default-address-pool base=198.18.0.0/16,size=24"
 dockerd_running() { pgrep -x dockerd >/dev/null 2>&1; }
 
 wait_engine() { # wait_engine SECONDS
@@ -198,7 +203,7 @@ if ! engine_ok; then
               "--storage-driver=overlay2 --iptables=false" \
               "--storage-driver=vfs --iptables=false"; do
     # shellcheck disable=SC2086
-    if start_dockerd $args; then started=1; break; fi
+    if start_dockerd $args $POOL_ARGS; then started=1; break; fi
     log "dockerd $args did not come up; last log lines:"
     tail -n 15 "$DOCKERD_LOG" >&2 || true
     stop_failed_dockerd

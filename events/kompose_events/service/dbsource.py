@@ -41,6 +41,7 @@ from ..sources.linkwarden import LinkwardenMapping
 from ..sources.umami import UmamiMapping
 from .config import DatabaseSettings, SourceSettings
 from .mqtt import PublishError
+from .sources import report_problem
 from .stores import Stopping
 
 LOG = logging.getLogger(__name__)
@@ -234,11 +235,4 @@ class DatabaseSource:
             self.disconnect()
 
     def _report(self, problem: str | None) -> None:
-        self.metrics.set_source_up(self.name, problem is None)
-        if problem == self.problem:
-            return
-        self.problem = problem
-        if problem is None:
-            LOG.info("source %s: working again", self.name)
-        else:
-            LOG.error("source %s: %s", self.name, problem)
+        report_problem(LOG, self, problem)

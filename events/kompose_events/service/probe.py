@@ -33,6 +33,7 @@ from ..envelope import Envelope
 from ..times import format_time
 from .config import ProbeTarget
 from .mqtt import PublishError
+from .sources import report_problem
 from .stores import Stopping
 
 LOG = logging.getLogger(__name__)
@@ -151,11 +152,4 @@ class HealthProbe:
             stop.wait(self.interval)
 
     def _report(self, problem: str | None) -> None:
-        self.metrics.set_source_up(self.name, problem is None)
-        if problem == self.problem:
-            return
-        self.problem = problem
-        if problem is None:
-            LOG.info("source %s: working again", self.name)
-        else:
-            LOG.error("source %s: %s", self.name, problem)
+        report_problem(LOG, self, problem)

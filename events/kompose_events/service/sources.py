@@ -39,6 +39,19 @@ PUBLISH_TIMEOUT = 5.0
 HEALTH_TOPIC = "kompose/system/health/check"
 
 
+def report_problem(log: logging.Logger, source: Any, problem: str | None) -> None:
+    """Set a polled source's up gauge, and log its problem once while it lasts and its recovery
+    (``source`` has ``name``, ``metrics`` and ``problem``, the problem logged last)."""
+    source.metrics.set_source_up(source.name, problem is None)
+    if problem == source.problem:
+        return
+    source.problem = problem
+    if problem is None:
+        log.info("source %s: working again", source.name)
+    else:
+        log.error("source %s: %s", source.name, problem)
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -5,12 +5,15 @@
 A client is compared as community.general's keycloak_client compares one: the wanted keys laid over
 what Keycloak has (attributes merged key by key), both normalised (order of URIs and mappers,
 ids, booleans Keycloak stores as strings, the secret's creation time) and compared whole.
+Also the one admin API read community.general's KeycloakAPI has no method for (direct_client_roles).
 Nothing here is a public API of the collection.
 """
 
 from __future__ import annotations
 
 import copy
+
+from ansible_collections.community.general.plugins.module_utils.identity.keycloak.keycloak import URL_CLIENT_USER_ROLEMAPPINGS
 
 from ansible_collections.pivoine.kompose.plugins.module_utils._mask import MASK
 SECRET_KEYS = ("secret",)
@@ -68,3 +71,19 @@ def masked(client, keys=None):
         if shown.get(key) is not None:
             shown[key] = MASK
     return shown
+
+
+def direct_client_roles(kc, uid, cid, realm):
+    """The roles of client ``cid`` mapped to user ``uid`` directly (not through a composite role or a group).
+
+    GET /admin/realms/{realm}/users/{uid}/role-mappings/clients/{cid}, through the KeycloakAPI ``kc``'s request
+    helper (its token refresh, timeouts, TLS settings): community.general has no method that returns this list
+    (get_client_user_rolemapping_by_id reads it to find one role by id).
+    """
+    url = URL_CLIENT_USER_ROLEMAPPINGS.format(url=kc.baseurl, realm=realm, id=uid, client=cid)
+    try:
+        return kc._request_and_deserialize(url, method="GET") or []
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # as KeycloakAPI's own methods: fail the module
+        kc.fail_request(exc, msg="keycloak_clients: cannot read the roles of client %s mapped to user %s in realm %s: %s"
+                                 % (cid, uid, realm, exc))
+        return []

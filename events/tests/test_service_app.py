@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
@@ -28,7 +29,7 @@ from service_doubles import (
     polled_sources,
 )
 
-from kompose_events import envelope
+from kompose_events import envelope, health
 from kompose_events.service import cli
 from kompose_events.service.app import Service
 from kompose_events.service.config import validate
@@ -297,3 +298,36 @@ def test_the_database_sources_and_the_probe_are_wired(target: Target) -> None:
     [(topic, payload)] = clients["probe"].published
     assert envelope.decode(payload, topic).data == {
         "check": "app", "status": "pass", "service": "umami", "summary": "HTTP 200"}
+
+
+def test_the_health_module(tmp_path: Path, target: Target, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m kompose_events.health URL``, the containers' check, says the same as the command."""
+    built = Built(tmp_path, target)
+    built.service.server.start()
+    try:
+        assert health.main([built.url + "/healthz"]) == 0
+        assert capsys.readouterr().out == 'healthy: HTTP 200 {"status": "ok"}\n'
+        assert health.check(built.url + "/nothing") == (False, 'unhealthy: HTTP 404 {"error": "not found"}')
+    finally:
+        built.service.server.stop()
+    assert health.check("https://127.0.0.1:9100/healthz") == (False, "unhealthy: https://127.0.0.1:9100/healthz: not an http:// URL")
+
+
+def test_the_health_module_refuses_what_is_not_http() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def answer() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(1024)
+                connection.sendall(b"SSH-2.0-OpenSSH\r\n")
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        healthy, line = health.check(f"http://127.0.0.1:{port}/healthz")
+        thread.join()
+    assert not healthy
+    assert line == f"unhealthy: http://127.0.0.1:{port}/healthz: not an HTTP answer: 'SSH-2.0-OpenSSH'"

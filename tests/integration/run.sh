@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Integration tests of the collection's modules against throwaway PostgreSQL, Redis and Gotify servers.
+# Integration tests of the collection's modules against throwaway PostgreSQL, Redis and Gotify servers
+# (and the portal's audit log, kmps/, against the same PostgreSQL servers).
 # Usage: tests/integration/run.sh [target ...]   (default: every target under targets/)
 #
 # 1. Host servers (servers.sh): installs Debian 12's postgresql and redis-server when missing,
@@ -85,6 +86,19 @@ YAML
 }
 
 failed=()
+# The portal's migrations and audit log against the same PostgreSQL (kmps/tests/test_audit.py: the
+# test that `make units` skips for want of a server); it must run and pass, not be skipped.
+run_kmps_audit() { # run_kmps_audit PG_PORT LABEL
+  local out
+  echo "=== kmps: migrations and audit log on a real PostgreSQL ($2)"
+  if out=$(KMPS_TEST_PG_PORT="$1" KMPS_TEST_PG_PASSWORD="$KOMPOSE_PG_PASSWORD" \
+             python -m pytest -q -p no:cacheprovider "$root/kmps/tests/test_audit.py" -k real_postgresql 2>&1) \
+     && grep -qE '^1 passed' <<<"$(tail -n 1 <<<"$out")"; then
+    tail -n 1 <<<"$out"
+  else
+    echo "$out"; failed+=("kmps audit ($2)")
+  fi
+}
 run_targets() { # run_targets PLAYBOOK LABEL TARGET...
   local target playbook="$1" label="$2"
   shift 2
@@ -103,6 +117,7 @@ ran=0
 if [ ${#server_targets[@]} -gt 0 ]; then
   run_targets "$playbook" "host: PostgreSQL $(basename "$(dirname "$(_pg_bindir)")"), Redis $(redis-server --version | sed -E 's/.* v=([0-9.]+).*/\1/')" "${server_targets[@]}"
   ran=$((ran + ${#server_targets[@]}))
+  run_kmps_audit "$KOMPOSE_PG_PORT" "host: PostgreSQL $(basename "$(dirname "$(_pg_bindir)")")"
 fi
 
 if [ ${#failed[@]} -eq 0 ] && [ "$with_containers" != 0 ] && [ ${#server_targets[@]} -gt 0 ]; then
@@ -115,6 +130,7 @@ if [ ${#failed[@]} -eq 0 ] && [ "$with_containers" != 0 ] && [ ${#server_targets
     "$KOMPOSE_REDIS8_BARE_PORT" "$KOMPOSE_TEST_DIR/redis8"
   run_targets "$playbook" "containers: PostgreSQL $(docker exec kompose-it-pg17 postgres --version | awk '{print $3}'), Redis $(docker exec kompose-it-redis8-bare redis-server --version | sed -E 's/.* v=([0-9.]+).*/\1/')" "${server_targets[@]}"
   ran=$((ran + ${#server_targets[@]}))
+  run_kmps_audit "$KOMPOSE_PG17_PORT" "container: PostgreSQL $(docker exec kompose-it-pg17 postgres --version | awk '{print $3}')"
 fi
 
 # 3. The real Gotify (kompose-lab/gotify:3, built from its upstream source archive when that is

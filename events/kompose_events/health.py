@@ -36,7 +36,8 @@ def check(url: str = DEFAULT_URL, timeout: float = TIMEOUT) -> tuple[bool, str]:
                 answer += chunk
     except (OSError, ValueError) as error:
         return False, f"unhealthy: {url}: {error}"
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head = answer.split(b"\r\n\r\n", 1)[0]
+    body = answer[len(head) + 4:]
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():

@@ -320,7 +320,7 @@ def test_the_health_module_refuses_what_is_not_http() -> None:
         port = listener.getsockname()[1]
 
         def answer() -> None:
-            connection, _ = listener.accept()
+            connection = listener.accept()[0]
             with connection:
                 connection.recv(1024)
                 connection.sendall(b"SSH-2.0-OpenSSH\r\n")

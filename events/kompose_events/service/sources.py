@@ -119,25 +119,16 @@ class LogSource:
             more = False
             try:
                 more = self.poll_once()
-                self._report(None)
+                report_problem(LOG, self, None)
             except Stopping:
                 return
             except PublishError as error:
-                self._report(f"{error}; the cursor stays, the lines will be read again")
+                report_problem(LOG, self, f"{error}; the cursor stays, the lines will be read again")
             except Exception as error:  # noqa: BLE001 (a source keeps trying; the log says why)
-                self._report(f"{type(error).__name__}: {error}")
+                report_problem(LOG, self, f"{type(error).__name__}: {error}")
             if not more:
                 stop.wait(self.interval)
 
-    def _report(self, problem: str | None) -> None:
-        self.metrics.set_source_up(self.name, problem is None)
-        if problem == self.problem:
-            return
-        self.problem = problem
-        if problem is None:
-            LOG.info("source %s: working again", self.name)
-        else:
-            LOG.error("source %s: %s", self.name, problem)
 
 
 class WebhookError(EventsError):

@@ -130,7 +130,6 @@ class LogSource:
                 stop.wait(self.interval)
 
 
-
 class WebhookError(EventsError):
     """A request body that is not an Alertmanager webhook payload."""
 

@@ -2,20 +2,27 @@
 # Install and start a Docker Engine with the Compose v2 plugin on Debian 12, using only
 # Debian's package archive (no Docker Hub, no download.docker.com).
 #
-#  * Engine: Debian 12 `docker.io` (20.10) + iptables.
-#  * Compose v2: Debian 12 has none; the Debian 13 (trixie) `docker-compose` package is a
-#    static binary (2.26.x). Its .deb is downloaded through a private apt configuration (own
-#    sources list, lists and cache dirs), so the system is never upgraded to trixie, and only
-#    the plugin binary is extracted into /usr/libexec/docker/cli-plugins/.
+#  * Engine: Docker 26 from Debian 13 (trixie): `docker.io` and `docker-cli` 26.1.5, whose only
+#    dependencies (libc6 >= 2.34, containerd, runc, iptables, tini, sysvinit-utils >= 3.05) Debian 12
+#    satisfies. Debian 12's own engine is 20.10, which has no health check `start_interval`, and the
+#    collection needs Engine >= 25 (roles/host: host_docker_min_version). The two .debs are downloaded
+#    through a private apt configuration (own sources list, lists and cache dirs), so the system is
+#    never upgraded to trixie, and installed with Debian 12's containerd, runc, iptables and tini.
+#    An older engine found running is stopped, upgraded in place (images and volumes stay) and
+#    started again.
+#  * Compose v2: Debian 12 has none; the trixie `docker-compose` package is a static binary
+#    (2.26.x): only the plugin binary is extracted into /usr/libexec/docker/cli-plugins/.
 #  * Daemon: there is no systemd; dockerd is started in the background (log:
 #    /var/log/dockerd.log). A stale /var/run/docker.pid left by a killed daemon is removed
 #    first.
 #
-# Idempotent: when `docker info` answers and `docker compose version` >= 2.18 it does nothing.
+# Idempotent: when `docker info` answers with an engine >= 25 and `docker compose version` >= 2.18 it
+# does nothing.
 # Must run as root.
 set -euo pipefail
 
 MIN_COMPOSE="2.18.0"
+MIN_ENGINE="25.0"
 PLUGIN_DIR="/usr/libexec/docker/cli-plugins"
 DOCKERD_LOG="/var/log/dockerd.log"
 DOCKERD_PIDFILE="/var/run/docker.pid"
@@ -47,8 +54,19 @@ compose_ok() {
 
 engine_ok() { docker info >/dev/null 2>&1; }
 
-if command -v docker >/dev/null 2>&1 && engine_ok && compose_ok; then
-  log "docker engine running and compose $(compose_version) present: nothing to do"
+# the installed daemon's version ("Docker version 26.1.5+dfsg1, build 411e817" -> 26.1.5)
+dockerd_version() {
+  command -v dockerd >/dev/null 2>&1 || return 1
+  dockerd --version 2>/dev/null | sed -nE 's/^Docker version ([0-9]+(\.[0-9]+)*).*/\1/p'
+}
+
+dockerd_ok() {
+  local v
+  v="$(dockerd_version)" && [ -n "$v" ] && version_ge "$v" "$MIN_ENGINE"
+}
+
+if command -v docker >/dev/null 2>&1 && dockerd_ok && engine_ok && compose_ok; then
+  log "docker engine $(dockerd_version) running and compose $(compose_version) present: nothing to do"
   exit 0
 fi
 
@@ -79,29 +97,35 @@ detect_mirror() {
 }
 
 # ---------------------------------------------------------------------------------------
-# 1. Engine packages
+# 1. What Debian 12 provides: containerd, runc, iptables, tini
 # ---------------------------------------------------------------------------------------
-if ! command -v dockerd >/dev/null 2>&1 || ! command -v iptables >/dev/null 2>&1 \
-   || ! command -v containerd >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+if ! command -v iptables >/dev/null 2>&1 || ! command -v containerd >/dev/null 2>&1 \
+   || ! command -v runc >/dev/null 2>&1 || ! command -v tini-static >/dev/null 2>&1; then
   apt_update_once
-  log "installing docker.io and iptables from Debian"
+  log "installing containerd, runc, iptables and tini from Debian"
   apt-get install -y -q --no-install-recommends \
-    docker.io containerd runc iptables ca-certificates xz-utils tini >/dev/null
+    containerd runc iptables ca-certificates xz-utils tini >/dev/null
 fi
 
 # ---------------------------------------------------------------------------------------
-# 2. Compose v2 plugin from Debian 13 (trixie), without touching the system's sources.
+# 2. From Debian 13 (trixie), without touching the system's sources: the engine (docker.io,
+#    docker-cli) when the installed one is missing or older than MIN_ENGINE, the Compose plugin
+#    when missing or older than MIN_COMPOSE.
 # ---------------------------------------------------------------------------------------
 plugin_version() {
   [ -x "$PLUGIN_DIR/docker-compose" ] || return 1
   "$PLUGIN_DIR/docker-compose" version --short 2>/dev/null | sed 's/^v//'
 }
 
+want=()
+dockerd_ok || want+=(docker.io/trixie docker-cli/trixie)
 pv="$(plugin_version || true)"
-if [ -z "$pv" ] || ! version_ge "$pv" "$MIN_COMPOSE"; then
+if [ -z "$pv" ] || ! version_ge "$pv" "$MIN_COMPOSE"; then want+=(docker-compose/trixie); fi
+
+if [ "${#want[@]}" -gt 0 ]; then
   mirror="$(detect_mirror)"
-  log "fetching docker-compose (Compose v2) from trixie at $mirror"
-  work="$(mktemp -d /tmp/kompose-compose.XXXXXX)"
+  log "fetching ${want[*]} from $mirror"
+  work="$(mktemp -d /tmp/kompose-docker.XXXXXX)"
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/etc/preferences.d" \
            "$work/etc/sources.list.d" "$work/deb" "$work/root"
@@ -123,22 +147,56 @@ if [ -z "$pv" ] || ! version_ge "$pv" "$MIN_COMPOSE"; then
     cat "$work/update.err" >&2
     die "could not read the trixie package index from $mirror"
   fi
-  # `apt-get download` fetches from the private index; the trixie version is the only
-  # candidate there for docker-compose.
-  (cd "$work/deb" && apt-get "${APT_TRIXIE[@]}" download -q docker-compose/trixie >/dev/null) \
-    || die "apt-get download docker-compose/trixie failed"
-  deb="$(find "$work/deb" -maxdepth 1 -name 'docker-compose_*.deb' | head -n1)"
-  [ -n "$deb" ] || die "docker-compose .deb not downloaded"
-  dpkg-deb -x "$deb" "$work/root"
-  src="$work/root/usr/libexec/docker/cli-plugins/docker-compose"
-  [ -x "$src" ] || die "$deb does not contain usr/libexec/docker/cli-plugins/docker-compose"
-  install -d -m 0755 "$PLUGIN_DIR"
-  install -m 0755 "$src" "$PLUGIN_DIR/docker-compose"
+  # `apt-get download` fetches from the private index, where the trixie version is the only
+  # candidate
+  (cd "$work/deb" && apt-get "${APT_TRIXIE[@]}" download -q "${want[@]}" >/dev/null 2>"$work/download.err") \
+    || { cat "$work/download.err" >&2; die "apt-get download ${want[*]} failed"; }
+
+  compose_deb="$(find "$work/deb" -maxdepth 1 -name 'docker-compose_*.deb' | head -n1)"
+  if [ -n "$compose_deb" ]; then
+    dpkg-deb -x "$compose_deb" "$work/root"
+    src="$work/root/usr/libexec/docker/cli-plugins/docker-compose"
+    [ -x "$src" ] || die "$compose_deb does not contain usr/libexec/docker/cli-plugins/docker-compose"
+    install -d -m 0755 "$PLUGIN_DIR"
+    install -m 0755 "$src" "$PLUGIN_DIR/docker-compose"
+    log "installed $(basename "$compose_deb") -> $PLUGIN_DIR/docker-compose ($(plugin_version))"
+  fi
+
+  engine_debs=()
+  while IFS= read -r deb; do engine_debs+=("$deb"); done \
+    < <(find "$work/deb" -maxdepth 1 \( -name 'docker.io_*.deb' -o -name 'docker-cli_*.deb' \) | sort)
+  if [ "${#engine_debs[@]}" -gt 0 ]; then
+    [ "${#engine_debs[@]}" -eq 2 ] || die "expected the docker.io and docker-cli .debs, got: ${engine_debs[*]}"
+    if pgrep -x dockerd >/dev/null 2>&1; then
+      # an older engine runs: stop it before its binary is replaced (its containers stop with it;
+      # those with a restart policy start again with the new engine)
+      log "stopping dockerd $(dockerd_version || echo '?') for the upgrade"
+      pkill -x dockerd || true
+      for _ in $(seq 1 60); do pgrep -x dockerd >/dev/null 2>&1 || break; sleep 1; done
+      pgrep -x dockerd >/dev/null 2>&1 && die "dockerd did not stop within 60 s"
+      rm -f /var/run/docker.pid
+    fi
+    apt_update_once
+    # the dependencies come from Debian 12; policy-rc.d keeps the package from starting its service
+    # (this script starts dockerd itself below)
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d
+      own_policy=1
+    fi
+    installed=0
+    apt-get install -y -q --no-install-recommends "${engine_debs[@]}" >"$work/install.log" 2>&1 && installed=1
+    [ "$own_policy" -eq 0 ] || rm -f /usr/sbin/policy-rc.d
+    if [ "$installed" -ne 1 ]; then
+      tail -n 30 "$work/install.log" >&2
+      die "installing ${engine_debs[*]} failed"
+    fi
+    log "installed $(for d in "${engine_debs[@]}"; do basename "$d"; done | tr '\n' ' ')"
+  fi
   rm -rf "$work"; trap - EXIT
-  log "installed $(basename "$deb") -> $PLUGIN_DIR/docker-compose ($(plugin_version))"
 fi
 
-# Make the plugin visible to any docker client on PATH (Debian's 20.10 client and a newer
+# Make the plugin visible to any docker client on PATH (the packaged client and a newer
 # client in /usr/local/bin both search /usr/libexec/docker/cli-plugins; also link into the
 # /usr/local path for clients built with a different prefix).
 install -d -m 0755 /usr/local/lib/docker/cli-plugins

@@ -29,7 +29,7 @@ MOUNT_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
 STACK_KEYS = ("enabled", "description", "requires", "services")
 # what only a custom service has: how to run its container (the entry's `run` once declared)
 RUN_KEYS = ("command", "entrypoint", "environment", "volumes", "healthcheck", "ca_file")
-HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period")
+HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period", "start_interval")
 # reference -> (catalog key the entry needs, whether the value is a secret)
 REFS = {
     "url": ("host", False),
@@ -155,7 +155,7 @@ def _check_healthcheck(where, spec):
     if not ok:
         raise CustomError("%s.test: %r is neither a shell command (a string) nor a list starting with CMD or CMD-SHELL"
                           % (where, plain(test)))
-    for key in ("interval", "timeout", "start_period"):
+    for key in ("interval", "timeout", "start_period", "start_interval"):
         if key in spec and not (isinstance(spec[key], str) and DURATION_RE.fullmatch(spec[key])):
             raise CustomError("%s.%s: %r is not a duration (e.g. 5s, 2m)" % (where, key, spec[key]))
     if "retries" in spec and (not isinstance(spec["retries"], int) or isinstance(spec["retries"], bool) or spec["retries"] < 1):
@@ -430,7 +430,7 @@ def compose(catalog, stack, service_keys, networks, settings):
     """The compose project of custom stack ``stack``: each enabled service with its image, container, the
     collection's keys (networks, hardening, depends_on: ``service_keys``), its command, environment (the
     non-secret values; secrets in ``./<service>.env``), volumes, health check (interval: the site's).
-    ``settings``: health_interval, ca_bundle (whether the site has extra CAs), realm, smtp_host, smtp_port."""
+    ``settings``: health_interval, health_start_interval, ca_bundle (whether the site has extra CAs), realm, smtp_host, smtp_port."""
     services, volumes = {}, {}
     for name, entry in sorted(catalog.items()):
         if entry.get("stack") != stack or entry.get("run") is None:
@@ -464,7 +464,9 @@ def compose(catalog, stack, service_keys, networks, settings):
             check_spec = dict(run["healthcheck"])
             test = check_spec.pop("test")
             svc["healthcheck"] = dict({"test": _escape(test if isinstance(test, str) else list(test)),
-                                       "interval": "%ss" % int(settings["health_interval"]), "timeout": "5s", "retries": 10},
+                                       "interval": "%ss" % int(settings["health_interval"]),
+                                       "start_interval": "%ss" % int(settings["health_start_interval"]),
+                                       "start_period": "30s", "timeout": "5s", "retries": 10},
                                       **check_spec)
         services[name] = svc
     out = {"name": stack, "services": services}

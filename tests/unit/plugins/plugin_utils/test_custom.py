@@ -48,7 +48,7 @@ MINIFLUX = {
 CUSTOM = {"reader": {"services": {"miniflux": MINIFLUX}}}
 SECRETS = {"postgres-miniflux": "pg/pw", "miniflux-oidc": "oidc-secret", "miniflux-admin": "admin-pw", "redis-worker": "r-pw",
            "mqtt-worker": "m-pw"}
-SETTINGS = {"realm": "kompose", "smtp_host": "messaging_mailhog", "smtp_port": 1025, "health_interval": 3, "ca_bundle": True}
+SETTINGS = {"realm": "kompose", "smtp_host": "messaging_mailhog", "smtp_port": 1025, "health_interval": 3, "health_start_interval": 1, "ca_bundle": True}
 
 
 def registry(custom=None):
@@ -141,7 +141,12 @@ def test_compose_renders_the_service_without_secrets():
     assert "pg/pw" not in yaml.safe_dump(project) and "admin-pw" not in yaml.safe_dump(project)
     assert svc["volumes"] == ["miniflux-data:/var/lib/miniflux", "./ca.pem:/etc/ssl/certs/kompose-ca.pem:ro"]
     assert svc["healthcheck"] == {"test": ["CMD", "/usr/bin/miniflux", "-healthcheck", "auto"], "interval": "3s",
-                                  "timeout": "5s", "retries": 10, "start_period": "30s"}
+                                  "start_interval": "1s", "timeout": "5s", "retries": 10, "start_period": "30s"}
+    # the site's start period applies where the catalog gives none, and the catalog's own timing wins
+    plain = u.compose(resolve(with_service(healthcheck={"test": ["CMD", "true"]})), "reader", keys, {}, SETTINGS)
+    assert plain["services"]["miniflux"]["healthcheck"]["start_period"] == "30s"
+    tuned = u.compose(resolve(with_service(healthcheck={"test": ["CMD", "true"], "start_interval": "2s", "interval": "1m"})), "reader", keys, {}, SETTINGS)
+    assert (tuned["services"]["miniflux"]["healthcheck"]["start_interval"], tuned["services"]["miniflux"]["healthcheck"]["interval"]) == ("2s", "1m")
     without_ca = u.compose(catalog, "reader", keys, {}, dict(SETTINGS, ca_bundle=False))
     assert without_ca["services"]["miniflux"]["volumes"] == ["miniflux-data:/var/lib/miniflux"]
 

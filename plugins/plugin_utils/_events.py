@@ -11,7 +11,6 @@ there, else it is left out with the reason) and validates the inventory's own ru
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
@@ -126,39 +125,6 @@ def _own_place(message, offset):
             return "events_rules[%d]%s" % (index - offset, rest)
         return "events_default_rules (rule %d)%s" % (index, rest)
     return message
-
-
-# What the engine's image is built from: these files of events/, copied into the stack's build/.
-BUILD_FILES = ("Dockerfile", "requirements.txt")
-BUILD_PACKAGE = "kompose_events"
-
-
-def build_context(events_dir=EVENTS_DIR):
-    """``{version, digest, files, directories}``: the engine's build files (``[{path, content}]``,
-    paths under ``build/``, sorted), the directories holding them (``[{path}]``) and a digest of
-    all of them (paths and contents), which names the image."""
-    version = None
-    paths = list(BUILD_FILES)
-    for top, dirs, names in os.walk(os.path.join(events_dir, BUILD_PACKAGE)):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        paths += [os.path.relpath(os.path.join(top, name), events_dir) for name in names if name.endswith(".py")]
-    files = []
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        try:
-            with open(os.path.join(events_dir, path), encoding="utf-8") as handle:
-                content = handle.read()
-        except OSError as exc:
-            raise EventsConfigError("the event engine's build file %s cannot be read: %s" % (path, exc.strerror)) from None
-        files.append({"path": "build/" + path, "content": content})
-        digest.update(("%s\0%s\0" % (path, content)).encode("utf-8"))
-        if path == os.path.join(BUILD_PACKAGE, "__init__.py"):
-            version = re.search(r'^__version__ = "([^"]+)"$', content, re.M)
-    if version is None:
-        raise EventsConfigError("no __version__ in %s" % os.path.join(events_dir, BUILD_PACKAGE, "__init__.py"))
-    directories = sorted({os.path.dirname(item["path"]) for item in files})
-    return {"version": version.group(1), "digest": digest.hexdigest(), "files": files,
-            "directories": [{"path": path} for path in directories]}
 
 
 # The engine's Alertmanager webhook (roles/watch points a receiver there when the source is enabled).

@@ -156,34 +156,6 @@ def test_the_filter_wraps_the_errors():
         FilterModule().filters()["events_config"](CATALOG, settings(default_rules=["nope"]))
 
 
-def test_build_context_names_the_image_by_its_files(tmp_path):
-    package = tmp_path / "kompose_events"
-    (package / "sub").mkdir(parents=True)
-    (package / "__init__.py").write_text('"""x"""\n__version__ = "9.1.0"\n')
-    (package / "sub" / "a.py").write_text("A = 1\n")
-    (package / "notes.txt").write_text("not copied\n")
-    (tmp_path / "Dockerfile").write_text("FROM x\n")
-    (tmp_path / "requirements.txt").write_text("")
-    first = e.build_context(str(tmp_path))
-    assert first["version"] == "9.1.0"
-    assert [item["path"] for item in first["files"]] == [
-        "build/Dockerfile", "build/kompose_events/__init__.py", "build/kompose_events/sub/a.py", "build/requirements.txt"]
-    assert first["directories"] == [{"path": "build"}, {"path": "build/kompose_events"}, {"path": "build/kompose_events/sub"}]
-    assert e.build_context(str(tmp_path))["digest"] == first["digest"]
-    (package / "sub" / "a.py").write_text("A = 2\n")
-    assert e.build_context(str(tmp_path))["digest"] != first["digest"]
-
-
-def test_build_context_of_the_collection_matches_the_lab_wheelhouse():
-    """The lab's Python base serves exactly the engine's pinned wheels (lab/images/python)."""
-    context = e.build_context()
-    requirements = next(item["content"] for item in context["files"] if item["path"] == "build/requirements.txt")
-    with open(e.EVENTS_DIR + "/../lab/images/python/requirements.txt", encoding="utf-8") as handle:
-        lab = handle.read()
-    pins = [line for line in requirements.splitlines() if line and not line.startswith("#")]
-    assert pins and pins == [line for line in lab.splitlines() if line and not line.startswith("#")]
-
-
 def test_a_publish_rule_needs_the_engine_broker_user_to_be_allowed_the_topic():
     rule = {"name": "p", "on": "kompose/vault/security/failed",
             "do": {"kind": "publish", "topic": "kompose/system/health/check", "data": {"check": "vault", "status": "fail"}}}

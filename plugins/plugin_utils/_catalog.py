@@ -55,7 +55,9 @@ REDIS_KEYS = ("user", "keys", "channels", "commands")
 MQTT_KEYS = ("user", "publish", "subscribe")
 METRICS_KEYS = ("target", "port", "path", "scheme")
 HEALTH_KEYS = ("path", "port")
-OIDC_KEYS = ("client_id", "secret", "redirect_paths")
+OIDC_KEYS = ("client_id", "secret", "redirect_paths", "service_account")
+# a Keycloak role name: no whitespace, not empty
+ROLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
 SECRET_KEYS = ("kind", "length", "rotates")
 # entry key -> (the service that provides it, what it is); every such service is in the core stack
 SERVERS = (("postgres", "the PostgreSQL server"), ("redis", "the Redis server"), ("mqtt", "the MQTT broker"))
@@ -275,6 +277,15 @@ def _check_oidc(where, spec):
     if "redirect_paths" in spec:
         _check_list(where + ".redirect_paths", spec["redirect_paths"], lambda path: path.startswith("/") and _word(path),
                     "an absolute path (starting with /, no whitespace)")
+    if "service_account" in spec:
+        roles = spec["service_account"]
+        if not isinstance(roles, dict) or not roles:
+            raise CatalogError("%s.service_account: expected a mapping of role-holding client id to a list of its roles "
+                               "(e.g. {realm-management: [view-users]}), got %r" % (where, roles))
+        for holder, names in roles.items():
+            if not _matches(CLIENT_ID_RE, holder):
+                raise CatalogError("%s.service_account: %r is not a client id (letters, digits, _ . -)" % (where, holder))
+            _check_list("%s.service_account.%s" % (where, holder), names, lambda role: _matches(ROLE_RE, role), "a role name")
 
 
 def _check_secrets(where, secrets):
@@ -947,10 +958,14 @@ def gotify_applications(catalog):
 def oidc_clients(catalog):
     """One confidential Keycloak client per enabled service with ``oidc``, sorted by service name.
 
-    ``oidc: true`` or {client_id, secret, redirect_paths}: the client id defaults to the service name with
-    '-' for '_', the client secret is the secret ``<service>-<secret>`` (default purpose ``oidc``), the
-    redirect URIs are ``redirect_paths`` (default ``/*``) under ``https://<fqdn>``. Each is {service, host,
-    secret_name, secret_path, client}, ``client`` a Keycloak client representation without its secret.
+    ``oidc: true`` or {client_id, secret, redirect_paths, service_account}: the client id defaults to the
+    service name with '-' for '_', the client secret is the secret ``<service>-<secret>`` (default purpose
+    ``oidc``), the redirect URIs are ``redirect_paths`` (default ``/*``) under ``https://<fqdn>``; no
+    redirect path (``[]``) is a client that signs no user in (no browser flow). ``service_account``
+    ({holder client id: [role, ...]}) turns on the client's service account (the client-credentials
+    grant) with exactly those client roles. Each is {service, host, secret_name, secret_path, client,
+    service_account_roles}, ``client`` a Keycloak client representation without its secret,
+    ``service_account_roles`` the roles (``{}`` without a service account).
     """
     out = []
     for name, entry in _entries(catalog):
@@ -963,11 +978,14 @@ def oidc_clients(catalog):
         host = entry.get("fqdn", "")
         base = "https://" + host
         description = entry.get("description")
+        redirects = [base + path for path in oidc.get("redirect_paths", ["/*"])]
+        roles = {holder: sorted(set(names)) for holder, names in (oidc.get("service_account") or {}).items()}
         out.append({
             "service": name,
             "host": host,
             "secret_name": "%s-%s" % (name, purpose),
             "secret_path": "kompose_services.%s.secrets.%s" % (name, purpose),
+            "service_account_roles": roles,
             "client": {
                 "clientId": client_id,
                 "name": name if description is None else description,
@@ -975,14 +993,14 @@ def oidc_clients(catalog):
                 "protocol": "openid-connect",
                 "publicClient": False,
                 "clientAuthenticatorType": "client-secret",
-                "standardFlowEnabled": True,
+                "standardFlowEnabled": bool(redirects),
                 "implicitFlowEnabled": False,
                 "directAccessGrantsEnabled": False,
-                "serviceAccountsEnabled": False,
+                "serviceAccountsEnabled": bool(roles),
                 "rootUrl": base,
                 "baseUrl": base + "/",
-                "redirectUris": [base + path for path in oidc.get("redirect_paths", ["/*"])],
-                "webOrigins": [base],
+                "redirectUris": redirects,
+                "webOrigins": [base] if redirects else [],
                 "attributes": {"post.logout.redirect.uris": base + "/*"},
                 "protocolMappers": [
                     {"name": "audience", "protocol": "openid-connect", "protocolMapper": "oidc-audience-mapper",

@@ -210,8 +210,8 @@ def test_malformed_registry(registry, message):
     ({"system": {"metrics": {"path": "metrics"}}}, "kompose_services.system.metrics.path: 'metrics' is not an absolute URL path"),
     ({"system": {"metrics": {"scheme": "ftp"}}}, "kompose_services.system.metrics.scheme: 'ftp' is neither http nor https"),
     # oidc
-    ({"system": {"oidc": "yes"}}, "kompose_services.system.oidc: expected true, false or a mapping with client_id/secret/redirect_paths, got 'yes'"),
-    ({"system": {"oidc": {"client": "x"}}}, "kompose_services.system.oidc: unknown key(s) client (known: client_id, redirect_paths, secret)"),
+    ({"system": {"oidc": "yes"}}, "kompose_services.system.oidc: expected true, false or a mapping with client_id/secret/redirect_paths/service_account, got 'yes'"),
+    ({"system": {"oidc": {"client": "x"}}}, "kompose_services.system.oidc: unknown key(s) client (known: client_id, redirect_paths, secret, service_account)"),
     ({"system": {"oidc": {"client_id": "a b"}}}, "kompose_services.system.oidc.client_id: 'a b' is not a valid OIDC client id (letters, digits, _ . -)"),
     ({"system": {"oidc": {"secret": "Client"}}}, "kompose_services.system.oidc.secret: 'Client' is not a secret purpose (lower-case letters, digits, _ -)"),
     ({"system": {"oidc": {"redirect_paths": "/cb"}}}, "kompose_services.system.oidc.redirect_paths: expected a list, got '/cb'"),
@@ -534,9 +534,9 @@ def _client(client_id, name, base, redirects):
 def test_oidc_clients():
     assert c.oidc_clients(routed(grafana={"description": ""})) == [
         {"service": "grafana", "host": "grafana.pivoine.art", "secret_name": "grafana-oidc", "secret_path": "kompose_services.grafana.secrets.oidc",
-         "client": _client("grafana", "", "https://grafana.pivoine.art", ["https://grafana.pivoine.art/*"])},
+         "service_account_roles": {}, "client": _client("grafana", "", "https://grafana.pivoine.art", ["https://grafana.pivoine.art/*"])},
         {"service": "oauth2_proxy", "host": "sso.pivoine.art", "secret_name": "oauth2_proxy-client",
-         "secret_path": "kompose_services.oauth2_proxy.secrets.client",
+         "secret_path": "kompose_services.oauth2_proxy.secrets.client", "service_account_roles": {},
          "client": _client("oauth2-proxy", "OAuth2 Proxy", "https://sso.pivoine.art", ["https://sso.pivoine.art/oauth2/callback"])},
     ]
 
@@ -545,6 +545,32 @@ def test_oidc_client_id_defaults_to_the_service_name_with_dashes():
     clients = c.oidc_clients(routed(internal_only={"oidc": True, "description": "Dash", "secrets": {"oidc": {}}}, grafana={"oidc": {}}))
     assert [(client["service"], client["client"]["clientId"], client["client"]["name"]) for client in clients] == [
         ("internal_only", "internal-only", "Dash"), ("oauth2_proxy", "oauth2-proxy", "OAuth2 Proxy")]
+
+
+def test_a_service_account_client_signs_no_user_in_and_holds_its_roles():
+    portal = {"oidc": {"client_id": "kmps", "redirect_paths": [],
+                       "service_account": {"realm-management": ["view-users", "manage-users", "view-users"]}}}
+    (client,) = [item for item in c.oidc_clients(routed(grafana=portal)) if item["service"] == "grafana"]
+    assert client["service_account_roles"] == {"realm-management": ["manage-users", "view-users"]}
+    keycloak = client["client"]
+    assert keycloak["clientId"] == "kmps" and keycloak["serviceAccountsEnabled"] is True
+    assert keycloak["standardFlowEnabled"] is False and keycloak["redirectUris"] == [] and keycloak["webOrigins"] == []
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"service_account": []}, "kompose_services.grafana.oidc.service_account: expected a mapping of role-holding client id"),
+    ({"service_account": {}}, "kompose_services.grafana.oidc.service_account: expected a mapping of role-holding client id"),
+    ({"service_account": {"realm management": ["view-users"]}},
+     "kompose_services.grafana.oidc.service_account: 'realm management' is not a client id"),
+    ({"service_account": {"realm-management": "view-users"}},
+     "kompose_services.grafana.oidc.service_account.realm-management: expected a list, got 'view-users'"),
+    ({"service_account": {"realm-management": ["view users"]}},
+     "kompose_services.grafana.oidc.service_account.realm-management: 'view users' is not a role name"),
+])
+def test_service_account_roles_are_checked(spec, message):
+    with pytest.raises(c.CatalogError) as exc:
+        c.oidc_clients(routed(grafana={"oidc": spec}))
+    assert str(exc.value).startswith(message)
 
 
 @pytest.mark.parametrize("view", [c.secret_specs, c.postgres_databases, c.redis_users, c.mqtt_users, c.oidc_clients])

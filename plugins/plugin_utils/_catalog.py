@@ -43,7 +43,7 @@ PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 ENTRY_KEYS = frozenset((
     "stack", "enabled", "description", "container", "port", "image", "host", "middleware",
     "postgres", "redis", "mqtt", "metrics", "secrets", "smtp", "oidc", "paths", "health",
-    "gotify", "volumes", "needs", "calls", "egress", "hardening", "tcp", "depends_on",
+    "gotify", "volumes", "needs", "calls", "egress", "isolated", "hardening", "tcp", "depends_on",
     # a custom stack's service (_custom.py): how to run its container
     "run",
 ))
@@ -368,8 +368,9 @@ def _validate_entry(name, entry, known_stacks, middlewares):
         _check_list(where + ".calls", entry["calls"], SERVICE_RE.fullmatch, "a service name")
     if entry.get("depends_on") is not None:
         _check_list(where + ".depends_on", entry["depends_on"], SERVICE_RE.fullmatch, "a service name")
-    if entry.get("egress") is not None and not isinstance(entry["egress"], bool):
-        raise CatalogError("%s.egress: %r is not a boolean" % (where, entry["egress"]))
+    for flag in ("egress", "isolated"):
+        if entry.get(flag) is not None and not isinstance(entry[flag], bool):
+            raise CatalogError("%s.%s: %r is not a boolean" % (where, flag, entry[flag]))
     tcp = entry.get("tcp")
     if tcp is not None and (not isinstance(tcp, int) or isinstance(tcp, bool) or not 0 < tcp < 65536 or tcp in (80, 443, 8080)):
         raise CatalogError("%s.tcp: %r is not a TCP port for its TLS entry point (not 80, 443 or 8080: Traefik's own)"

@@ -9,7 +9,8 @@ servers, the mail relay for ``smtp``, Gotify for ``gotify``, Traefik for the sit
 it is scraped, the blackbox exporter when it is probed). Two apps (services with servers of their
 own) never share a network, so neither reaches the other, nor a server or an admin API it does not
 use itself: an app that calls another app (the event engine calling Gotify) does so over a network of
-the two alone, ``<edge>-<caller>-to-<callee>``. A network is ``internal``
+the two alone, ``<edge>-<caller>-to-<callee>``, and so does every caller of an ``isolated`` service, its
+prober included (the portal's Docker socket proxy: no other container may open a connection to it). A network is ``internal``
 (no way out of the host) unless its service declares ``egress: true``. Traefik alone is on the edge
 network ``<edge>`` too, where its ports are published. The core servers always have a network of their
 own, where the day-2 tools (backups, restores, rotation proofs, upgrades) reach them.
@@ -86,6 +87,12 @@ def is_app(entry):
     never one). Two apps never share a network, not even when one calls the other: the call goes over a
     network of the two alone."""
     return any(entry.get(key) is not None for key in SERVERS)
+
+
+def paired(caller, callee):
+    """Whether ``caller`` reaches ``callee`` over a network of the two alone: two apps, or an ``isolated``
+    callee (a core server never is: it has a network of its own, where the day-2 tools reach it)."""
+    return callee[0] not in SERVERS and (bool(callee[1].get("isolated")) or is_app(caller[1]) and is_app(callee[1]))
 
 
 def pair_name(edge, caller, callee):
@@ -220,24 +227,29 @@ def plan(catalog, edge, pool, docker_networks=None, edge_subnet="", internal=Non
     seen = observers(catalog, routed)
     calls = {name: callees(catalog, name) for name in sorted(running)}
 
-    wanted = []  # (network, service, internal, members); service None: the edge network or a pair's
+    wanted = {}  # network -> (network, service, internal, members); service None: the edge network or a pair's
     for name in sorted(running):
-        paired = [callee for callee in calls[name]
-                  if callee not in SERVERS and is_app(running[name]) and is_app(running[callee])]
-        members = {name} | (set(calls[name]) - set(paired)) | seen.get(name, set())
+        pairs = [callee for callee in calls[name] if paired((name, running[name]), (callee, running[callee]))]
+        observed = seen.get(name, set())
+        if running[name].get("isolated"):
+            # what scrapes or probes an isolated service does so over a network of the two alone as well
+            for observer in observed:
+                wanted[pair_name(edge, observer, name)] = (pair_name(edge, observer, name), None, True, sorted({observer, name}))
+            observed = set()
+        members = {name} | (set(calls[name]) - set(pairs)) | observed
         way_out = bool(running[name].get("egress")) or name in egress
         if len(members) > 1 or way_out or name in SERVERS:
-            wanted.append((network_name(edge, name), name, not way_out, sorted(members)))
-        for callee in paired:
-            wanted.append((pair_name(edge, name, callee), None, True, sorted({name, callee})))
+            wanted[network_name(edge, name)] = (network_name(edge, name), name, not way_out, sorted(members))
+        for callee in pairs:
+            wanted[pair_name(edge, name, callee)] = (pair_name(edge, name, callee), None, True, sorted({name, callee}))
     if EDGE in running:
-        wanted.append((edge, None, False, [EDGE]))
+        wanted[edge] = (edge, None, False, [EDGE])
 
     existing = {network.get("Name"): network for network in docker_networks}
     used = [ipaddress.ip_network(subnet, strict=False) for subnet in (_ipam(n)[0] for n in docker_networks)
             if subnet and ipaddress.ip_network(subnet, strict=False).version == 4]
     networks = []
-    for name, service, is_internal, members in sorted(wanted, key=lambda item: item[0]):
+    for name, service, is_internal, members in sorted(wanted.values(), key=lambda item: item[0]):
         current = existing.get(name)
         subnet, gateway, ip_range = _ipam(current) if current else (None, None, None)
         if current is None:

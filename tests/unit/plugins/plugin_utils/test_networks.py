@@ -191,3 +191,23 @@ def test_an_app_calling_another_app_does_so_over_a_network_of_the_two():
     # and no network holds two apps
     for network in result["networks"]:
         assert len({"events", "umami", "linkwarden"} & set(network["members"])) <= 1 or network["name"].startswith("kompose-events-to-")
+
+
+def test_an_isolated_service_shares_a_network_with_each_caller_alone():
+    catalog = dict(CATALOG,
+                   kmps={"stack": "kmps", "container": "kmps_app", "port": 8080, "fqdn": "kmps.example.org", "postgres": {},
+                         "calls": ["kmps_socket_proxy", "prometheus", "alertmanager"], "metrics": {}},
+                   kmps_socket_proxy={"stack": "kmps", "container": "kmps_socket_proxy", "port": 2375, "isolated": True},
+                   # not an app: without isolated it would sit on its caller's network
+                   grafana={"stack": "watch", "container": "watch_grafana", "port": 3000, "calls": ["kmps_socket_proxy"]})
+    result = plan(catalog, "kompose", "172.16.0.0/16")
+    members = _members(result)
+    assert "kmps_socket_proxy" not in members["kompose-kmps"] and "kmps_socket_proxy" not in members.get("kompose-grafana", [])
+    assert members["kompose-kmps-to-kmps-socket-proxy"] == ["kmps", "kmps_socket_proxy"]
+    assert members["kompose-grafana-to-kmps-socket-proxy"] == ["grafana", "kmps_socket_proxy"]
+    # its TCP probe too: no network of its own, where the callers would meet
+    assert members["kompose-blackbox-exporter-to-kmps-socket-proxy"] == ["blackbox_exporter", "kmps_socket_proxy"]
+    assert "kompose-kmps-socket-proxy" not in members
+    assert set(result["services"]["kmps_socket_proxy"]["networks"]) == {
+        "kompose-kmps-to-kmps-socket-proxy", "kompose-grafana-to-kmps-socket-proxy", "kompose-blackbox-exporter-to-kmps-socket-proxy"}
+    assert all(network["internal"] for network in result["networks"] if "socket-proxy" in network["name"])

@@ -184,6 +184,34 @@ SCHEMAS: dict[str, dict[int, dict[str, Any]]] = {
     },
 }
 
+# The portal's audit log (kmps/kmps_portal/audit.py publishes them, one topic per action; keep both in
+# step): each write, once it ended, with its row in the portal's database.
+AUDIT_ACTIONS = (
+    "user-invite", "user-enable", "user-disable", "user-reset-password", "user-send-invitation",
+    "user-add-group", "user-remove-group", "user-logout", "service-restart",
+)
+
+
+def audit_schema(action: str) -> dict:
+    """The schema of ``kompose/system/audit/<action>``, version 1."""
+    return {
+        "type": "object",
+        "description": "A write done in the management portal (KMPS), once it ended: who, what, on what, how it went.",
+        "properties": {
+            "audit_id": {"type": "integer", "minimum": 1, "description": "the row in the portal's audit log"},
+            "actor": {"type": "string", "minLength": 1, "description": "the signed-in user (OAuth2 Proxy's name)"},
+            "action": {"enum": [action]},
+            "target": {"type": "string", "description": "the user or the container acted on"},
+            "result": {"enum": ["ok", "failed", "partial"]},
+            "detail": {"type": "string", "description": "what failed or was left undone, else empty"},
+        },
+        "required": ["audit_id", "actor", "action", "target", "result", "detail"],
+        "additionalProperties": False,
+    }
+
+
+SCHEMAS.update({"kompose/system/audit/" + action: {1: audit_schema(action)} for action in AUDIT_ACTIONS})
+
 KNOWN_KEYWORDS = frozenset(
     {
         "type", "properties", "required", "additionalProperties", "items", "enum", "minimum",

@@ -23,11 +23,27 @@ SPEC_TOPICS = [
     "kompose/system/health/check",
     "kompose/vault/security/failed",
 ]
+# the management portal's audit log, one topic per action (kmps/kmps_portal/app.py's actions)
+AUDIT_TOPICS = ["kompose/system/audit/" + action for action in (
+    "service-restart", "user-add-group", "user-disable", "user-enable", "user-invite", "user-logout",
+    "user-remove-group", "user-reset-password", "user-send-invitation")]
 
 
 def test_every_topic_of_the_spec_has_a_schema() -> None:
-    assert schemas.known_topics() == SPEC_TOPICS
-    assert all(schemas.current_version(topic) == 1 for topic in SPEC_TOPICS)
+    assert schemas.known_topics() == sorted(SPEC_TOPICS + AUDIT_TOPICS)
+    assert all(schemas.current_version(topic) == 1 for topic in SPEC_TOPICS + AUDIT_TOPICS)
+
+
+def test_an_audit_event_as_the_portal_publishes_it() -> None:
+    data = {"audit_id": 12, "actor": "admin", "action": "user-disable", "target": "alice (5b0c)", "result": "ok", "detail": ""}
+    schemas.validate("kompose/system/audit/user-disable", data)
+    for wrong, message in (
+        ({**data, "action": "user-enable"}, "data.action"),
+        ({**data, "result": "started"}, "data.result"),
+        ({**data, "audit_id": 0}, "data.audit_id"),
+    ):
+        with pytest.raises(SchemaError, match=message):
+            schemas.validate("kompose/system/audit/user-disable", wrong)
 
 
 @pytest.mark.parametrize("topic", SPEC_TOPICS)
@@ -168,7 +184,7 @@ def test_mismatch_names_topic_field_and_value(topic: str, payload: object, messa
 def test_unknown_topic_names_the_known_ones() -> None:
     with pytest.raises(SchemaError) as caught:
         schemas.validate("kompose/linkwarden/bookmark/removed", {})
-    assert str(caught.value) == '"kompose/linkwarden/bookmark/removed": unknown topic (known: ' + ", ".join(SPEC_TOPICS) + ")"
+    assert str(caught.value) == '"kompose/linkwarden/bookmark/removed": unknown topic (known: ' + ", ".join(sorted(SPEC_TOPICS + AUDIT_TOPICS)) + ")"
 
 
 def test_unknown_version() -> None:

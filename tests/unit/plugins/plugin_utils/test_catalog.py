@@ -210,7 +210,8 @@ def test_malformed_registry(registry, message):
     ({"system": {"metrics": {"path": "metrics"}}}, "kompose_services.system.metrics.path: 'metrics' is not an absolute URL path"),
     ({"system": {"metrics": {"scheme": "ftp"}}}, "kompose_services.system.metrics.scheme: 'ftp' is neither http nor https"),
     # oidc
-    ({"system": {"oidc": "yes"}}, "kompose_services.system.oidc: expected true, false or a mapping with client_id/secret/redirect_paths/service_account, got 'yes'"),
+    ({"system": {"oidc": "yes"}},
+     "kompose_services.system.oidc: expected true, false or a mapping with client_id/secret/redirect_paths/service_account, got 'yes'"),
     ({"system": {"oidc": {"client": "x"}}}, "kompose_services.system.oidc: unknown key(s) client (known: client_id, redirect_paths, secret, service_account)"),
     ({"system": {"oidc": {"client_id": "a b"}}}, "kompose_services.system.oidc.client_id: 'a b' is not a valid OIDC client id (letters, digits, _ . -)"),
     ({"system": {"oidc": {"secret": "Client"}}}, "kompose_services.system.oidc.secret: 'Client' is not a secret purpose (lower-case letters, digits, _ -)"),

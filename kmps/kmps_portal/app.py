@@ -280,6 +280,10 @@ def message(
 
 def who(request: Request, admin: bool = False) -> Identity:
     """The signed-in user (401 without one); with ``admin``, a member of the admin group (403)."""
+    trusted = portal_of(request).config.trusted_proxies
+    peer = request.client.host if request.client else ""
+    if trusted and peer not in trusted:
+        raise Unauthorized(f"the request came from {peer or 'an unknown address'}, not through the site's proxy")
     try:
         identity = identify(request.headers, portal_of(request).config.admin_group)
     except NoIdentity as error:

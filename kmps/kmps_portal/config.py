@@ -29,6 +29,10 @@ and ``site`` are required; the others have defaults):
 - ``mqtt``: ``{host, username, password_env[, port, client_id, topic_prefix]}`` or null (no
   publication; the database row stays the record): audit events go to
   ``<topic_prefix>/<action>`` (default prefix ``kompose/system/audit``);
+- ``trusted_proxies``: the addresses (IPv4 or IPv6, no networks) whose requests may carry an
+  identity - Traefik's on the portal's network; a request from any other address is refused (401)
+  whatever headers it sends. Empty (the default): every peer is believed, as when the network
+  alone keeps others out;
 - ``admin_group``: the Keycloak group whose members manage (default ``admins``; with or without
   the leading ``/`` of a group path);
 - ``csrf_secret_env``: the variable holding the key of the forms' tokens (at least 32 characters);
@@ -43,6 +47,7 @@ and ``site`` are required; the others have defaults):
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -142,6 +147,7 @@ class Config:
     overview_timeout: float
     restart_timeout: int
     site: Site
+    trusted_proxies: tuple[str, ...] = ()
 
     def secret_names(self) -> list[str]:
         """Every environment variable the config names (what the container must be given)."""
@@ -188,6 +194,7 @@ def validate(raw: Any, environ: Mapping[str, str], check_env: bool = True) -> Co
             "http_timeout": 10,
             "overview_timeout": 2,
             "restart_timeout": 10,
+            "trusted_proxies": [],
         },
         root=True,
     )
@@ -220,11 +227,24 @@ def validate(raw: Any, environ: Mapping[str, str], check_env: bool = True) -> Co
         overview_timeout=_number(top["overview_timeout"], "overview_timeout", 0, 60),
         restart_timeout=_int(top["restart_timeout"], "restart_timeout", 0, 300),
         site=_site(top["site"]),
+        trusted_proxies=_addresses(top["trusted_proxies"], "trusted_proxies"),
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # sections
+
+
+def _addresses(raw: Any, at: str) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{at}: {show(raw)} is not a list of addresses")
+    out = []
+    for index, item in enumerate(raw):
+        try:
+            out.append(str(ipaddress.ip_address(item)))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{at}[{index}]: {show(item)} is not an IP address") from None
+    return tuple(out)
 
 
 def _keycloak(raw: Any, env: _Env) -> KeycloakSettings:

@@ -21,12 +21,15 @@ from conftest import (
     FakeServer,
     Upstreams,
     container_id,
+    fake_connector,
     group_id,
+    make_config,
     recorded,
     user_id,
 )
 
-from kmps_portal.app import Portal
+from kmps_portal.app import Portal, build_portal, create_app
+from kmps_portal.audit import Database
 from kmps_portal.errors import PortalError
 
 API = f"/admin/realms/{REALM}"
@@ -514,3 +517,31 @@ def test_no_page_shows_a_secret(client: Any) -> None:
     for path in ["/", "/users", "/users/invite", f"/users/{user_id('alice')}", "/clients",
                  "/services/core-redis/restart", "/audit", "/me", "/metrics", "/healthz"]:
         no_secret(client.get(path, headers=ADMIN).text)
+
+
+# -- identity from the proxy's address only ------------------------------------------------------
+
+
+def _client_from(address: str, trusted: list[str], upstreams: Upstreams, pg: FakeServer, publisher: FakePublisher) -> Any:
+    from starlette.testclient import TestClient
+
+    portal = build_portal(make_config(trusted_proxies=trusted), ENV, transport=upstreams.transport,
+                          database=Database(fake_connector(pg)), publisher=publisher, clock=lambda: NOW)
+    return TestClient(create_app(portal), base_url="https://kmps.example.org", follow_redirects=False, client=(address, 40000))
+
+
+def test_identity_headers_from_another_address_than_the_proxy_are_refused(
+    upstreams: Upstreams, pg: FakeServer, publisher: FakePublisher
+) -> None:
+    with _client_from("172.16.0.9", ["172.16.0.2"], upstreams, pg, publisher) as other:
+        answer = other.get("/", headers=ADMIN)
+        assert answer.status_code == 401
+        assert "the request came from 172.16.0.9, not through the site&#39;s proxy" in answer.text
+        answer = other.post("/services/core-redis/restart", headers=ADMIN, data={"csrf": "1.x"})
+        assert answer.status_code == 401 and upstreams.writes() == [] and rows(pg) == []
+        # what Prometheus and the health probe ask needs no identity
+        assert other.get("/healthz").status_code in (200, 503) and other.get("/metrics").status_code == 200
+    with _client_from("172.16.0.2", ["172.16.0.2"], upstreams, pg, publisher) as proxy:
+        assert proxy.get("/", headers=ADMIN).status_code == 200
+    with _client_from("172.16.0.9", [], upstreams, pg, publisher) as anyone:
+        assert anyone.get("/", headers=ADMIN).status_code == 200

@@ -30,6 +30,7 @@ def test_the_test_config_is_valid_with_its_defaults() -> None:
     assert config.database.port == 5432 and config.database.sslmode == "prefer"
     assert config.mqtt is not None and config.mqtt.topic_prefix == "kompose/system/audit" and config.mqtt.port == 1883
     assert config.csrf_max_age == 28800 and config.overview_timeout == 2.0 and config.restart_timeout == 10
+    assert config.trusted_proxies == ()
     assert len(config.site.services) == 41 and config.site.stacks[0] == "auth"
     assert config.site.by_container()["core-postgres"].name == "postgres"
     assert config.secret_names() == ["KMPS_CSRF_SECRET", "KMPS_DATABASE_PASSWORD", "KMPS_KEYCLOAK_SECRET", "KMPS_MQTT_PASSWORD"]
@@ -58,6 +59,8 @@ def test_public_url_defaults_to_url_and_mqtt_may_be_null() -> None:
         (lambda r: r["keycloak"].update(action_lifespan=5), "keycloak.action_lifespan: 5 is not an integer from 60 to 2592000"),
         (lambda r: r["prometheus"].update(cert_metric="up{job='x'}"), "prometheus.cert_metric: \"up{job='x'}\" is not a Prometheus metric name"),
         (lambda r: r["database"].update(port="5432"), 'database.port: "5432" is not an integer from 1 to 65535'),
+        (lambda r: r.update(trusted_proxies="172.16.0.2"), 'trusted_proxies: "172.16.0.2" is not a list of addresses'),
+        (lambda r: r.update(trusted_proxies=["172.16.0.0/27"]), 'trusted_proxies[0]: "172.16.0.0/27" is not an IP address'),
         (lambda r: r["database"].update(sslmode="maybe"), 'database.sslmode: "maybe" is not one of disable, allow'),
         (lambda r: r["mqtt"].update(topic_prefix="kompose/#"), 'mqtt.topic_prefix: "kompose/#" is not a topic prefix'),
         (lambda r: r.update(admin_group="/"), 'admin_group: "/" names no group'),

@@ -126,13 +126,7 @@ def end_keycloak_session(browser, args, step):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    problem = bl.setup_problem(args, [USER])
-    if problem:
-        print("FAIL setup: %s" % problem, file=sys.stderr)
-        return 2
-    os.makedirs(args.screenshot_dir, exist_ok=True)
-    return bl.run(args, walk, "the app")
+    return bl.start(parse_args(sys.argv[1:] if argv is None else argv), [USER], walk, "the app")
 
 
 if __name__ == "__main__":

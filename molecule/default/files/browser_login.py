@@ -492,6 +492,17 @@ def run(args, walk_fn, what):
     raise AssertionError("unreachable")
 
 
+def start(args, users, walk_fn, what):
+    """Check the machine, make the screenshot directory and walk: the main of the other walks
+    (app_login.py, kmps_browser.py). The exit status."""
+    problem = setup_problem(args, users)
+    if problem:
+        print("FAIL setup: %s" % problem, file=sys.stderr)
+        return 2
+    os.makedirs(args.screenshot_dir, exist_ok=True)
+    return run(args, walk_fn, what)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     problem = setup_problem(args, USERS)

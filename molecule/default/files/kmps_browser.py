@@ -24,7 +24,6 @@ Prints a last line `INVITED <user id>` for the checks that follow (the mail, Key
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import sys
@@ -32,17 +31,11 @@ import sys
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-
-def _browser_login():
-    """browser_login.py beside this file: its Browser, Failure and helpers."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "browser_login.py")
-    spec = importlib.util.spec_from_file_location("kompose_browser_login", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# browser_login.py beside this file: its Browser, Failure and helpers
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import browser_login as BL  # noqa: E402  pylint: disable=wrong-import-position
 
 
-BL = _browser_login()
 USERS = ("lab-admin", "lab-user")
 
 
@@ -159,13 +152,7 @@ def walk(browser, args):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    problem = BL.setup_problem(args, USERS)
-    if problem:
-        print("FAIL setup: %s" % problem, file=sys.stderr)
-        return 2
-    os.makedirs(args.screenshot_dir, exist_ok=True)
-    return BL.run(args, walk, "the portal")
+    return BL.start(parse_args(sys.argv[1:] if argv is None else argv), USERS, walk, "the portal")
 
 
 if __name__ == "__main__":

@@ -228,22 +228,23 @@ def plan(catalog, edge, pool, docker_networks=None, edge_subnet="", internal=Non
     calls = {name: callees(catalog, name) for name in sorted(running)}
 
     wanted = {}  # network -> (network, service, internal, members); service None: the edge network or a pair's
+
+    def want(network, service, is_internal, members):
+        wanted[network] = (network, service, is_internal, sorted(members))
+
     for name in sorted(running):
         pairs = [callee for callee in calls[name] if paired((name, running[name]), (callee, running[callee]))]
         observed = seen.get(name, set())
-        if running[name].get("isolated"):
-            # what scrapes or probes an isolated service does so over a network of the two alone as well
-            for observer in observed:
-                wanted[pair_name(edge, observer, name)] = (pair_name(edge, observer, name), None, True, sorted({observer, name}))
-            observed = set()
-        members = {name} | (set(calls[name]) - set(pairs)) | observed
+        # what scrapes or probes an isolated service does so over a network of the two alone as well
+        observers_paired = observed if running[name].get("isolated") else set()
+        members = {name} | (set(calls[name]) - set(pairs)) | (observed - observers_paired)
         way_out = bool(running[name].get("egress")) or name in egress
         if len(members) > 1 or way_out or name in SERVERS:
-            wanted[network_name(edge, name)] = (network_name(edge, name), name, not way_out, sorted(members))
-        for callee in pairs:
-            wanted[pair_name(edge, name, callee)] = (pair_name(edge, name, callee), None, True, sorted({name, callee}))
+            want(network_name(edge, name), name, not way_out, members)
+        for caller, callee in [(name, callee) for callee in pairs] + [(observer, name) for observer in observers_paired]:
+            want(pair_name(edge, caller, callee), None, True, {caller, callee})
     if EDGE in running:
-        wanted[edge] = (edge, None, False, [EDGE])
+        want(edge, None, False, [EDGE])
 
     existing = {network.get("Name"): network for network in docker_networks}
     used = [ipaddress.ip_network(subnet, strict=False) for subnet in (_ipam(n)[0] for n in docker_networks)
